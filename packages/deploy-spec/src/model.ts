@@ -342,6 +342,62 @@ export const EnvironmentManifest = Type.Object(
 );
 export type EnvironmentManifest = Static<typeof EnvironmentManifest>;
 
+export const RouteRevision = Type.Object(
+  {
+    id: RevisionId,
+    state: Type.Union([Type.Literal('ready'), Type.Literal('draining')], {
+      description: 'ready or draining (only those are routable)',
+    }),
+    endpoint: Type.String({
+      pattern: '^https?://[^\\s]+$',
+      description: 'an http(s) base URL such as http://127.0.0.1:41234',
+    }),
+    weight: Type.Integer({
+      minimum: 0,
+      maximum: BASIS_POINTS_TOTAL,
+      description: 'an integer number of basis points (0–10000)',
+    }),
+  },
+  { ...strict, description: 'a routable revision { id, state, endpoint, weight }' },
+);
+export type RouteRevision = Static<typeof RouteRevision>;
+
+export const RouteMatch = Type.Object(
+  {
+    hosts: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { description: 'host names (exact, lowercase)' }),
+    ),
+    pathPrefixes: Type.Optional(
+      Type.Array(Type.String({ pattern: '^/[^\\s]*$' }), { description: 'path prefixes starting with /' }),
+    ),
+    tenants: Type.Optional(Type.Array(TenantName, { description: 'tenant names matched against the tenant header' })),
+  },
+  { ...strict, description: 'a route match { hosts?, pathPrefixes?, tenants? }' },
+);
+export type RouteMatch = Static<typeof RouteMatch>;
+
+export const RouteDeployment = Type.Object(
+  {
+    name: DeploymentName,
+    tenant: TenantName,
+    match: Type.Optional(RouteMatch),
+    revisions: Type.Array(RouteRevision, { description: 'the ready and draining revisions of this deployment' }),
+  },
+  { ...strict, description: 'a routed deployment { name, tenant, match?, revisions }' },
+);
+export type RouteDeployment = Static<typeof RouteDeployment>;
+
+/** What a deployer produces for the router (dispatcher): per deployment, its routable revisions and weights. */
+export const RuntimeConfig = Type.Object(
+  {
+    environment: EnvironmentName,
+    generation: Type.Integer({ minimum: 0, description: 'a non-negative generation number that only grows' }),
+    deployments: Type.Array(RouteDeployment),
+  },
+  { ...strict, description: 'a router runtime config { environment, generation, deployments }' },
+);
+export type RuntimeConfig = Static<typeof RuntimeConfig>;
+
 /** Every top-level schema, by the file name it is published under (`schemas/<name>.json`). */
 export const SCHEMAS = {
   environment: Environment,
@@ -354,5 +410,6 @@ export const SCHEMAS = {
   'rules-pack': RulesPack,
   'audit-entry': AuditEntry,
   'environment-manifest': EnvironmentManifest,
+  'runtime-config': RuntimeConfig,
 } as const;
 export type SchemaName = keyof typeof SCHEMAS;

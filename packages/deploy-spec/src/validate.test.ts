@@ -94,6 +94,21 @@ const VALID: Record<SchemaName, unknown> = {
       },
     ],
   },
+  'runtime-config': {
+    environment: 'local',
+    generation: 3,
+    deployments: [
+      {
+        name: 'support',
+        tenant: 'acme',
+        match: { hosts: ['support.acme.test'], pathPrefixes: ['/support'] },
+        revisions: [
+          { id: 'r1', state: 'ready', endpoint: 'http://127.0.0.1:41234', weight: 10000 },
+          { id: 'r0', state: 'draining', endpoint: 'http://127.0.0.1:41233', weight: 0 },
+        ],
+      },
+    ],
+  },
 };
 
 function withChange(name: SchemaName, change: (v: Record<string, any>) => void): unknown {
@@ -291,6 +306,15 @@ const BAD: Array<[SchemaName, string, (v: Record<string, any>) => void, string, 
     },
     '/deployments/0/tennant',
     /not a known property; allowed here: name, tenant/,
+  ],
+  [
+    'runtime-config',
+    'staged revision in the router config',
+    (v) => {
+      v.deployments[0].revisions[0].state = 'staged';
+    },
+    '/deployments/0/revisions/0/state',
+    /must be ready or draining \(only those are routable\), got "staged"/,
   ],
 ];
 
