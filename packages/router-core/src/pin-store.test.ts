@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryPinStore } from './pin-store';
+
+describe('createMemoryPinStore', () => {
+  it('expires a pin after its TTL since last use', () => {
+    let t = 0;
+    const pins = createMemoryPinStore({ ttlMs: 100, now: () => t });
+    pins.set('acme/support', 's', 'r1');
+    t = 90;
+    expect(pins.get('acme/support', 's')).toBe('r1');
+    t = 180; // 90 ms after the last use: still alive (sliding TTL)
+    expect(pins.get('acme/support', 's')).toBe('r1');
+    t = 281;
+    expect(pins.get('acme/support', 's')).toBeUndefined();
+  });
+
+  it('evicts the least recently used pin when full', () => {
+    let t = 0;
+    const pins = createMemoryPinStore({ maxEntries: 2, now: () => t });
+    pins.set('d', 'a', 'r1');
+    pins.set('d', 'b', 'r1');
+    t = 5_000; // uses refresh the LRU position at most once a second
+    pins.get('d', 'a');
+    pins.set('d', 'c', 'r2');
+    expect(pins.get('d', 'b')).toBeUndefined();
+    expect(pins.get('d', 'a')).toBe('r1');
+    expect(pins.get('d', 'c')).toBe('r2');
+  });
+
+  it('counts live pins per revision of one deployment', () => {
+    const pins = createMemoryPinStore();
+    pins.set('acme/support', 'a', 'r1');
+    pins.set('acme/support', 'b', 'r1');
+    pins.set('acme/support', 'c', 'r2');
+    pins.set('acme/support', 'c', 'r1'); // re-pinned: counted once, on r1
+    pins.set('globex/support', 'a', 'r2');
+    expect(Object.fromEntries(pins.countByRevision('acme/support'))).toEqual({ r1: 3 });
+  });
+});

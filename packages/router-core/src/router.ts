@@ -1,0 +1,149 @@
+import type { MaybePromise, PinStore } from './pin-store';
+import type { RandomSource } from './random-source';
+import type { Choice, CompiledDeployment, RoutingTable } from './routing-table';
+import { resolveDeployment, type ScopeInput } from './scope';
+import type { CookieSigner } from './signed-cookie';
+
+/** What the router needs to know about one request. */
+export interface RouteInput extends ScopeInput {
+  /** The trusted revision header's value, ONLY when the request came from a trusted source (else leave it out). */
+  readonly trustedRevision?: string | undefined;
+  /** The signed sticky cookie's value for the resolved deployment, if the request carries one. */
+  readonly cookie?: string | undefined;
+  /** The session id (e.g. a conversation id), if the request belongs to a session. */
+  readonly sessionId?: string | undefined;
+}
+
+/** Options of a router. */
+export interface RouterOptions {
+  /** The random source for weighted choice (default `Math.random`; `createSeededRandom(seed)` for replays). */
+  readonly random?: RandomSource;
+  /** Verifies sticky cookies; without one, cookies are ignored. */
+  readonly cookieSigner?: CookieSigner;
+  /** Session pins; without one, session ids are ignored. */
+  readonly pinStore?: PinStore;
+}
+
+/** Picks a revision per request. Holds the current routing table; `setTable` swaps it atomically. */
+export interface Router {
+  /** The routing table in use. */
+  readonly table: RoutingTable;
+  /** Swap in a new table; decisions already made keep the objects of the table they were made with. */
+  setTable(table: RoutingTable): void;
+  /** Decide for one request; synchronous unless the pin store answers asynchronously. */
+  route(input: RouteInput): MaybePromise<Choice>;
+}
+
+/**
+ * Choose a revision of `deployment`, trying in order: the trusted header, the signed cookie, the session pin,
+ * then weighted random over Ready revisions. A header, cookie or pin naming a revision that is gone falls
+ * through to the next source. Ready and draining revisions honour header, cookie and pin (a draining revision
+ * keeps its sessions); only Ready revisions with weight take new sessions. Pure: no I/O, no allocation.
+ *
+ * @example
+ * const c = chooseRevision(deployment, undefined, undefined, 'r7', Math.random);
+ * if (c.kind === 'routed') console.log(c.revision.endpoint, c.via);
+ */
+export function chooseRevision(
+  deployment: CompiledDeployment,
+  trustedRevision: string | undefined,
+  cookieRevision: string | undefined,
+  pinnedRevision: string | undefined,
+  random: RandomSource,
+): Choice {
+  const byHeader = trustedRevision === undefined ? undefined : deployment.byId.get(trustedRevision);
+  if (byHeader !== undefined) return byHeader.choices.header;
+  const byCookie = cookieRevision === undefined ? undefined : deployment.byId.get(cookieRevision);
+  if (byCookie !== undefined) return byCookie.choices.cookie;
+  const byPin = pinnedRevision === undefined ? undefined : deployment.byId.get(pinnedRevision);
+  if (byPin !== undefined) return byPin.choices.pin;
+  return chooseWeighted(deployment, random);
+}
+
+/**
+ * Weighted random over the Ready revisions with weight > 0 (cumulative weights, precomputed per generation).
+ *
+ * @example
+ * const c = chooseWeighted(deployment, createSeededRandom(1));
+ */
+export function chooseWeighted(deployment: CompiledDeployment, random: RandomSource): Choice {
+  const weighted = deployment.weighted;
+  const n = weighted.length;
+  if (n === 0) return deployment.noReadyRevision;
+  const cumulative = deployment.cumulative;
+  const x = random() * deployment.totalWeight;
+  let i = 0;
+  if (n <= 8) {
+    while (i < n - 1 && x >= cumulative[i]!) i++;
+  } else {
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (x < cumulative[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    i = lo;
+  }
+  return weighted[i]!.choices.weighted;
+}
+
+/**
+ * Create a router over a routing table. `route` resolves the deployment (scoped routing), verifies the cookie,
+ * reads the session pin, chooses, and re-pins the session when the choice was weighted (a new session, or a pin
+ * to a revision that is gone).
+ *
+ * @example
+ * const compiled = compileRoutingTable(config);
+ * if (!compiled.ok) throw new Error(formatErrors(compiled.errors));
+ * const router = createRouter(compiled.table, { pinStore: createMemoryPinStore() });
+ * const choice = await router.route({ host: 'acme.test', path: '/chat', sessionId: 's-1' });
+ */
+export function createRouter(initial: RoutingTable, options: RouterOptions = {}): Router {
+  const random = options.random ?? Math.random;
+  const signer = options.cookieSigner;
+  const pins = options.pinStore;
+  let table = initial;
+
+  const finish = (
+    deployment: CompiledDeployment,
+    input: RouteInput,
+    cookieRevision: string | undefined,
+    pinned: string | undefined,
+  ): MaybePromise<Choice> => {
+    const choice = chooseRevision(deployment, undefined, cookieRevision, pinned, random);
+    if (choice.kind === 'routed' && choice.via === 'weighted' && pins !== undefined && input.sessionId !== undefined) {
+      const written = pins.set(deployment.key, input.sessionId, choice.revision.id);
+      if (written instanceof Promise) return written.then(() => choice);
+    }
+    return choice;
+  };
+
+  return {
+    get table() {
+      return table;
+    },
+    setTable(next) {
+      table = next;
+    },
+    route(input) {
+      const scoped = resolveDeployment(table, input);
+      if (scoped.kind === 'no-route') return scoped;
+      const deployment = scoped;
+      if (input.trustedRevision !== undefined) {
+        const r = deployment.byId.get(input.trustedRevision);
+        if (r !== undefined) return r.choices.header;
+      }
+      const cookieRevision =
+        signer !== undefined && input.cookie !== undefined ? signer.verify(deployment.key, input.cookie) : undefined;
+      if (cookieRevision !== undefined) {
+        const r = deployment.byId.get(cookieRevision);
+        if (r !== undefined) return r.choices.cookie;
+      }
+      if (pins === undefined || input.sessionId === undefined) return chooseWeighted(deployment, random);
+      const pinned = pins.get(deployment.key, input.sessionId);
+      if (pinned instanceof Promise) return pinned.then((p) => finish(deployment, input, undefined, p));
+      return finish(deployment, input, undefined, pinned);
+    },
+  };
+}

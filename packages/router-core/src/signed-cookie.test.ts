@@ -1,0 +1,57 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createCookieSigner } from './signed-cookie';
+
+describe('createCookieSigner', () => {
+  const keyA = 'key-a-0123456789abcdef';
+  const keyB = 'key-b-0123456789abcdef';
+
+  it('verifies its own cookie and refuses it for another deployment', () => {
+    const s = createCookieSigner({ keys: [keyA] });
+    const v = s.sign('acme/support', 'r7');
+    expect(s.verify('acme/support', v)).toBe('r7');
+    expect(s.verify('globex/support', v)).toBeUndefined();
+  });
+
+  it('keeps old cookies valid while a new key is rotated in, and drops them when the old key goes', () => {
+    const old = createCookieSigner({ keys: [keyA] }).sign('acme/support', 'r7');
+    expect(createCookieSigner({ keys: [keyB, keyA] }).verify('acme/support', old)).toBe('r7');
+    expect(createCookieSigner({ keys: [keyB] }).verify('acme/support', old)).toBeUndefined();
+  });
+
+  it('refuses an expired cookie', () => {
+    let t = 1_000_000_000_000;
+    const s = createCookieSigner({ keys: [keyA], ttlSeconds: 60, now: () => t });
+    const v = s.sign('acme/support', 'r7');
+    t += 59_000;
+    expect(s.verify('acme/support', v)).toBe('r7');
+    t += 2_000;
+    expect(s.verify('acme/support', v)).toBeUndefined();
+  });
+
+  it('refuses short keys without echoing them', () => {
+    expect(() => createCookieSigner({ keys: ['short-secret'] })).toThrow(/16 or more characters/);
+    try {
+      createCookieSigner({ keys: ['short-secret'] });
+    } catch (e) {
+      expect(String(e)).not.toContain('short-secret');
+    }
+  });
+
+  it('never accepts a tampered or random value (property)', () => {
+    const s = createCookieSigner({ keys: [keyA] });
+    const good = s.sign('acme/support', 'r7');
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.nat({ max: good.length - 1 }),
+        fc.string({ minLength: 1, maxLength: 1 }),
+        (junk, i, ch) => {
+          expect(s.verify('acme/support', junk)).toBeUndefined();
+          const tampered = good.slice(0, i) + ch + good.slice(i + 1);
+          if (tampered !== good) expect(s.verify('acme/support', tampered)).toBeUndefined();
+        },
+      ),
+    );
+  });
+});
