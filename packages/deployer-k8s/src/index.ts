@@ -1,4 +1,26 @@
 // @greentic/deployer-k8s: the greentic.deployer.k8s env-pack — Restricted manifests, minimal RBAC, a typed cluster client.
 
+export type { K8sObject, KindInfo, KnownKind } from './kinds';
+export { KINDS, kindInfo, objectPath, PACK_ID } from './kinds';
+export type { ManifestError, ManifestValidation } from './manifest-schema';
+export { MANIFEST_SCHEMA_SOURCE, validateManifest } from './manifest-schema';
 export type { PodSecurityLevel, PodSecurityReport, PodSecurityViolation } from './pod-security';
 export { checkPodSecurity } from './pod-security';
+export type { RenderOptions } from './render';
+export {
+  GENERATED_MARKER,
+  LABELS,
+  RUNTIME_CONFIG_DIR,
+  RUNTIME_CONFIG_FILE,
+  RUNTIME_CONFIG_MAP,
+  renderManifests,
+  renderObjects,
+  routesFor,
+  toYaml,
+  workerEndpoint,
+  workerName,
+} from './render';
+export type { FolderChanges } from './render-to-folder';
+export { renderToFolder } from './render-to-folder';
+export type { K8sSettings } from './settings';
+export { DEFAULT_SETTINGS, readSettings } from './settings';

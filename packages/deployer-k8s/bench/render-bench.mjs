@@ -1,0 +1,46 @@
+// Render speed (issue 8: 500 revisions in ≤ 1 s). Runs against the built package (`pnpm bench` builds first).
+// Baseline, measured in the same run: building the same objects without YAML (renderObjects), so the ratio shows
+// what serialisation costs; and 50 revisions, so the per-revision ratio shows the render scales linearly.
+import { performance } from 'node:perf_hooks';
+import { renderManifests, renderObjects } from '../dist/index.js';
+import { sampleDesiredState, sampleEnvironment } from '../dist/testing/index.js';
+
+const states = ['warming', 'ready', 'draining'];
+function desiredOf(n) {
+  const revisions = Array.from({ length: n }, (_, i) => ({
+    deployment: `d${i % 25}`,
+    tenant: `t${i % 7}`,
+    id: `r${i}`,
+    state: states[i % 3],
+    weight: 0,
+  }));
+  return sampleDesiredState(sampleEnvironment('bench'), revisions);
+}
+function median(fn, runs) {
+  fn(); // warm up
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const d500 = desiredOf(500);
+const d50 = desiredOf(50);
+const full = median(() => renderManifests(d500), 9);
+const objectsOnly = median(() => renderObjects(d500), 9);
+const small = median(() => renderManifests(d50), 9);
+const files = renderManifests(d500).length;
+console.log(
+  `render 500 revisions → ${files} files: ${full.toFixed(1)} ms (target ≤ 1000 ms) ${full <= 1000 ? 'OK' : 'TOO SLOW'}`,
+);
+console.log(
+  `baseline objects only (no YAML): ${objectsOnly.toFixed(1)} ms; YAML costs ×${(full / objectsOnly).toFixed(1)}`,
+);
+console.log(
+  `per revision: 500 → ${(full / 500).toFixed(3)} ms, 50 → ${(small / 50).toFixed(3)} ms (ratio ${(full / 500 / (small / 50)).toFixed(2)}, 1.0 = linear)`,
+);
+process.exit(full <= 1000 ? 0 : 1);
