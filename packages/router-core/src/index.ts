@@ -6,7 +6,7 @@ export { createMemoryPinStore } from './pin-store';
 export type { RandomSource } from './random-source';
 export { createSeededRandom } from './random-source';
 export type { RouteInput, Router, RouterOptions } from './router';
-export { chooseRevision, chooseWeighted, createRouter } from './router';
+export { chooseRevision, chooseWeighted, createRouter, readCookie } from './router';
 export type {
   Choice,
   ChoiceSource,

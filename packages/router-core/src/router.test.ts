@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryPinStore } from './pin-store';
 import { createSeededRandom } from './random-source';
-import { chooseRevision, chooseWeighted, createRouter } from './router';
+import { chooseRevision, chooseWeighted, createRouter, readCookie } from './router';
 import { type Choice, compileRoutingTable, type RoutingTable } from './routing-table';
 import { createCookieSigner } from './signed-cookie';
 
@@ -144,6 +144,14 @@ describe('chooseRevision', () => {
   });
 });
 
+describe('readCookie', () => {
+  it('finds a cookie by exact name only', () => {
+    expect(readCookie('a=1; gtr_x_y=v; b=2', 'gtr_x_y')).toBe('v');
+    expect(readCookie('xgtr_x_y=no; gtr_x_y=yes', 'gtr_x_y')).toBe('yes');
+    expect(readCookie('gtr_x_yz=no', 'gtr_x_y')).toBeUndefined();
+  });
+});
+
 describe('createRouter', () => {
   it('pins a new session, keeps it across a weight change, and re-pins when its revision is gone', () => {
     const pins = createMemoryPinStore();
@@ -178,9 +186,12 @@ describe('createRouter', () => {
       { cookieSigner: signer },
     );
     const cookie = signer.sign('acme/support', 'r2');
-    expect(router.route({ path: '/', cookie })).toMatchObject({ via: 'cookie', revision: { id: 'r2' } });
+    expect(router.route({ path: '/', cookieHeader: `theme=dark; gtr_acme_support=${cookie}` })).toMatchObject({
+      via: 'cookie',
+      revision: { id: 'r2' },
+    });
     const forged = cookie.replace('.r2.', '.r1.');
-    expect(router.route({ path: '/', cookie: forged })).toMatchObject({ via: 'weighted' });
+    expect(router.route({ path: '/', cookieHeader: `gtr_acme_support=${forged}` })).toMatchObject({ via: 'weighted' });
   });
 
   it('works with an asynchronous pin store', async () => {
@@ -238,7 +249,10 @@ describe('router properties', () => {
             path: '/',
             sessionId: request.session,
             trustedRevision: request.header,
-            cookie: request.cookieFor === undefined ? undefined : signer.sign('acme/support', request.cookieFor),
+            cookieHeader:
+              request.cookieFor === undefined
+                ? undefined
+                : `gtr_acme_support=${signer.sign('acme/support', request.cookieFor)}`,
           }) as Choice;
           if (choice.kind !== 'routed') {
             expect(current.some((r) => r.state === 'ready' && r.weight > 0)).toBe(false);

@@ -8,8 +8,8 @@ import type { CookieSigner } from './signed-cookie';
 export interface RouteInput extends ScopeInput {
   /** The trusted revision header's value, ONLY when the request came from a trusted source (else leave it out). */
   readonly trustedRevision?: string | undefined;
-  /** The signed sticky cookie's value for the resolved deployment, if the request carries one. */
-  readonly cookie?: string | undefined;
+  /** The request's Cookie header; the router reads the resolved deployment's sticky cookie from it. */
+  readonly cookieHeader?: string | undefined;
   /** The session id (e.g. a conversation id), if the request belongs to a session. */
   readonly sessionId?: string | undefined;
 }
@@ -134,8 +134,11 @@ export function createRouter(initial: RoutingTable, options: RouterOptions = {})
         const r = deployment.byId.get(input.trustedRevision);
         if (r !== undefined) return r.choices.header;
       }
-      const cookieRevision =
-        signer !== undefined && input.cookie !== undefined ? signer.verify(deployment.key, input.cookie) : undefined;
+      const cookie =
+        signer !== undefined && input.cookieHeader !== undefined
+          ? readCookie(input.cookieHeader, deployment.cookieName)
+          : undefined;
+      const cookieRevision = cookie !== undefined ? signer!.verify(deployment.key, cookie) : undefined;
       if (cookieRevision !== undefined) {
         const r = deployment.byId.get(cookieRevision);
         if (r !== undefined) return r.choices.cookie;
@@ -146,4 +149,24 @@ export function createRouter(initial: RoutingTable, options: RouterOptions = {})
       return finish(deployment, input, undefined, pinned);
     },
   };
+}
+
+/**
+ * The value of cookie `name` in a Cookie header (RFC 6265 §4.2: `a=1; b=2`), without allocating unless found.
+ *
+ * @example
+ * readCookie('theme=dark; gtr_acme_support=v1.r7.1700000000.abc', 'gtr_acme_support'); // 'v1.r7.1700000000.abc'
+ */
+export function readCookie(header: string, name: string): string | undefined {
+  let i = header.indexOf(name);
+  while (i >= 0) {
+    const before = i === 0 ? 59 : header.charCodeAt(i - 1);
+    if ((before === 59 /* ; */ || before === 32) /* space */ && header.charCodeAt(i + name.length) === 61 /* = */) {
+      const start = i + name.length + 1;
+      const end = header.indexOf(';', start);
+      return (end < 0 ? header.slice(start) : header.slice(start, end)).trim();
+    }
+    i = header.indexOf(name, i + 1);
+  }
+  return undefined;
 }

@@ -47,6 +47,8 @@ export interface CompiledDeployment {
   readonly name: string;
   /** `tenant/name`: the scope of pins and cookies. */
   readonly key: string;
+  /** The sticky cookie's name for this deployment: `gtr_<tenant>_<name>` (one cookie per deployment on a host). */
+  readonly cookieName: string;
   /** Lowercase host names; empty means any host. */
   readonly hosts: readonly string[];
   /** Path prefixes; empty means any path. */
@@ -143,6 +145,7 @@ function compileDeployment(d: RouteDeployment): CompiledDeployment {
     tenant: d.tenant,
     name: d.name,
     key,
+    cookieName: `gtr_${d.tenant}_${d.name}`,
     hosts: (d.match?.hosts ?? []).map((h) => h.toLowerCase()),
     // Longest prefix first so the first hit is the most specific one.
     pathPrefixes: [...(d.match?.pathPrefixes ?? [])].sort((a, b) => b.length - a.length),
