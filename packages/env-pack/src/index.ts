@@ -30,9 +30,13 @@ export type {
   WaitBudget,
   WarmResult,
 } from './contract';
+export { detectDrift } from './drift';
 export type { EnvPackErrorCode } from './errors';
 export { EnvPackError, isEnvPackError } from './errors';
+export type { PermissionDiff } from './permissions';
+export { diffPermissions } from './permissions';
 export type { PackDeclaration, PackRegistry, RegisteredPack } from './registry';
 export { createPackRegistry } from './registry';
+export { buildRuntimeConfig, liveRevisionOf, routingProblems } from './routes';
 export type { WaitOptions } from './wait';
 export { waitFor } from './wait';
