@@ -1,0 +1,19 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig([
+  {
+    entry: ['src/index.ts'],
+    format: ['esm'],
+    target: 'node22',
+    dts: true,
+    sourcemap: true,
+    clean: true,
+  },
+  {
+    entry: { 'greentic-dispatcher': 'src/bin.ts' },
+    format: ['esm'],
+    target: 'node22',
+    sourcemap: true,
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);
