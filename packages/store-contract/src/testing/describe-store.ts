@@ -690,6 +690,7 @@ async function readyRevision(store: GreenticStore, id: string, env = 'local', de
 /** A realistic live state: environments, deployments, revisions in every state, splits, config, refs, ~200+ audit entries. */
 async function buildLiveState(store: GreenticStore): Promise<void> {
   await store.publishBundle(bundle(), opts());
+  await store.createToken({ hash: 'sha256:drill-token', actor: 'ci', roles: ['operator'] }, opts());
   for (let e = 0; e < 3; e++) {
     const name = `env-${e}`;
     let v = (await store.putEnvironment(environment(name, { tier: e }), opts())).version ?? '';
@@ -743,7 +744,7 @@ async function buildLiveState(store: GreenticStore): Promise<void> {
       t = (await store.setTraffic(split(5000), opts({ expectedVersion: t }))).version ?? '';
       await refusal(store.setTraffic(split(4000), opts({ expectedVersion: 'v1-stale' })), 'version-conflict');
     }
-    for (let i = 0; i < 4; i++)
+    for (let i = 0; i < 30; i++)
       v = (await store.setConfig(name, { tier: e, step: i }, opts({ expectedVersion: v }))).version ?? '';
   }
 }

@@ -1,0 +1,107 @@
+import { StoreError } from '@greentic/store-contract';
+import { type Kysely, sql } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { GENESIS_HASH } from './audit-chain';
+
+// Versioned migrations, one list for both dialects. The schema builder of kysely writes the DDL per dialect
+// (column types, quoting); numbers are `bigint` so Postgres never overflows (its driver returns them as strings,
+// which the store converts). Append new migrations; never edit a released one.
+
+/** The store state kept in `meta`: the change counter and the audit chain's two ends. */
+export interface StoreState {
+  /** Grows by one with every applied change; part of every version tag. */
+  readonly generation: number;
+  readonly headSeq: number;
+  readonly headHash: string;
+  /** Where the chain starts after retention trimmed a prefix (0 / genesis when nothing was trimmed). */
+  readonly anchorSeq: number;
+  readonly anchorHash: string;
+}
+
+export const INITIAL_STATE: StoreState = {
+  generation: 0,
+  headSeq: 0,
+  headHash: GENESIS_HASH,
+  anchorSeq: 0,
+  anchorHash: GENESIS_HASH,
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema as it was, not a typed model.
+type AnyDb = Kysely<any>;
+
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001-objects-audit-ledger': {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('objects')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('parent', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('objects_pk', ['kind', 'key'])
+        .execute();
+      await db.schema.createIndex('objects_parent').on('objects').columns(['kind', 'parent']).execute();
+      await db.schema
+        .createTable('audit')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('entry', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('ledger')
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('result', 'text', (c) => c.notNull())
+        .addColumn('created_ms', 'bigint', (c) => c.notNull())
+        .addColumn('gen', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('ledger_pk', ['actor', 'key'])
+        .execute();
+      await db.schema.createIndex('ledger_gen').on('ledger').column('gen').execute();
+      await db.schema
+        .createTable('meta')
+        .addColumn('k', 'text', (c) => c.primaryKey())
+        .addColumn('v', 'text', (c) => c.notNull())
+        .execute();
+      await db
+        .insertInto('meta')
+        .values({ k: 'state', v: JSON.stringify(INITIAL_STATE) })
+        .execute();
+    },
+  },
+};
+
+export const SCHEMA_VERSION = Object.keys(MIGRATIONS).length;
+
+/** Bring the schema up to date; resolves to the schema version (number of applied migrations). */
+export async function migrate(db: AnyDb, label: string): Promise<number> {
+  const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new StoreError(
+      'unavailable',
+      `[store-sql] ${label}: migration ${failed} failed: ${String(error)}`,
+      {},
+      { cause: error },
+    );
+  }
+  const rows = await sql<{ n: number | string }>`select count(*) as n from kysely_migration`.execute(db);
+  const applied = Number(rows.rows[0]?.n ?? 0);
+  if (applied > SCHEMA_VERSION) {
+    throw new StoreError(
+      'unavailable',
+      `[store-sql] ${label}: the database has schema version ${applied}, newer than this build (${SCHEMA_VERSION}); upgrade @greentic/store-sql`,
+    );
+  }
+  return applied;
+}

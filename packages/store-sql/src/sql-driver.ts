@@ -1,0 +1,26 @@
+// The small seam between the store's verbs and a database. The verbs are written once, as plain SQL with `?`
+// placeholders that both SQLite and Postgres understand (the Postgres driver rewrites them to `$n`), so the hot
+// path runs prepared statements, never a query builder.
+
+export type SqlRow = Record<string, unknown>;
+
+/** Statements on one connection (inside a transaction when given to a write). */
+export interface SqlQueryable {
+  get(sql: string, params?: readonly unknown[]): Promise<SqlRow | undefined>;
+  all(sql: string, params?: readonly unknown[]): Promise<SqlRow[]>;
+  /** Run a statement; resolves to the number of rows changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export interface SqlDriver {
+  readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Run `fn` as one request of a durable write transaction. The driver wraps each request in its own savepoint,
+   * so a request that throws leaves no trace while others in the same (group) commit go through. Resolves only
+   * after the transaction is committed durably.
+   */
+  write<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+  /** Run `fn` on a consistent snapshot (reads only). */
+  read<T>(fn: (q: SqlQueryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

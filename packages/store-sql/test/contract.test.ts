@@ -1,0 +1,7 @@
+import { describeStore } from '@greentic/store-contract/testing';
+import { postgresHarness, sqliteHarness } from './harness';
+
+const capabilities = { tamper: true, reopen: true, backup: true } as const;
+
+describeStore({ name: 'sqlite file', create: sqliteHarness, capabilities });
+describeStore({ name: 'postgres', create: postgresHarness, capabilities });
