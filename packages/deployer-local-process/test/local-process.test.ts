@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RuntimeConfig, validate } from '@greentic/deploy-spec';
 import { buildRuntimeConfig, isEnvPackError, type PackContext, type RevisionTarget } from '@greentic/env-pack';
+import { createSecretsPack } from '@greentic/secrets-file';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createConformanceFixtures, createDeployer, type LocalProcessFixtures, PACK_ID, plan } from '../src/index';
 import { isOurs, readProcStat } from '../src/processes';
@@ -250,6 +251,29 @@ describe('greentic.deployer.local-process', () => {
     const err = await f.pack.credentials.verify(ctx, { value: 'hunter2-not-json' }).catch((e: unknown) => e);
     expect(isEnvPackError(err, 'credentials')).toBe(true);
     expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  it('hands resolved secret:// values to the worker and to nothing else (state files, logs)', async () => {
+    const secrets = createSecretsPack();
+    const value = 'xoxb-secret-value-123456';
+    const withSecrets: PackContext = { ...ctx, secrets: secrets.resolver(ctx) };
+    await secrets.set(ctx, 'secret://local/slack/bot-token', value);
+    const t = f.healthyTarget('support', 'acme', 'r8');
+    const needs = { ...t, revision: { ...t.revision, secretRefs: ['secret://local/slack/bot-token'] } };
+    await f.pack.warm(withSecrets, needs, { timeoutMs: 15_000 });
+    const environ = readFileSync(`/proc/${processJson(needs).pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`GREENTIC_SECRET_SLACK_BOT_TOKEN=${value}`);
+    const dir = join(ctx.stateDir, 'revisions', 'support', 'r8');
+    for (const file of readdirSync(dir)) expect(readFileSync(join(dir, file), 'utf8')).not.toContain(value);
+    // Without a secrets pack the revision is refused up front, naming the reference.
+    const other = { ...needs, revision: { ...needs.revision, id: 'r9' } };
+    const err = await f.pack.warm(ctx, other, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(isEnvPackError(err, 'refused')).toBe(true);
+    expect((err as Error).message).toContain('secret://local/slack/bot-token');
+    const missing = { ...needs, revision: { ...needs.revision, id: 'r10', secretRefs: ['secret://local/absent'] } };
+    const err2 = await f.pack.warm(withSecrets, missing, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(isEnvPackError(err2, 'not-found')).toBe(true);
+    expect((err2 as Error).message).toContain('secret://local/absent');
   });
 
   it('preflight reports the state folder and process identity checks', async () => {
