@@ -20,6 +20,7 @@ export const ROOT_MODELS = [
   'V1Role',
   'V1RoleBinding',
   'V1Service',
+  'V1ServiceAccount',
 ] as const;
 
 interface Attribute {

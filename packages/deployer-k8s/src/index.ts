@@ -2,6 +2,10 @@
 
 export type { K8sObject, KindInfo, KnownKind } from './kinds';
 export { KINDS, kindInfo, objectPath, PACK_ID } from './kinds';
+export type { AccessProbe, ApplyResult, KubeClientOptions } from './kube-client';
+export { FIELD_MANAGER, KubeClient } from './kube-client';
+export type { KubeconfigSource, KubeTarget } from './kubeconfig';
+export { loadKubeTarget, targetFor } from './kubeconfig';
 export type { ManifestError, ManifestValidation } from './manifest-schema';
 export { MANIFEST_SCHEMA_SOURCE, validateManifest } from './manifest-schema';
 export type { PodSecurityLevel, PodSecurityReport, PodSecurityViolation } from './pod-security';
@@ -22,5 +26,17 @@ export {
 } from './render';
 export type { FolderChanges } from './render-to-folder';
 export { renderToFolder } from './render-to-folder';
+export type { RbacRule, RbacSubject } from './rules-pack';
+export {
+  buildRulesPack,
+  clusterRules,
+  forbiddenProbes,
+  NAMESPACE_RULES,
+  parseSubject,
+  probeRights,
+  rbacObjects,
+  requiredProbes,
+  requirementsFor,
+} from './rules-pack';
 export type { K8sSettings } from './settings';
 export { DEFAULT_SETTINGS, readSettings } from './settings';

@@ -50,6 +50,14 @@ const TABLE = [
   },
   { kind: 'Service', apiVersion: 'v1', resource: 'services', group: '', namespaced: true, definition: 'V1Service' },
   {
+    kind: 'ServiceAccount',
+    apiVersion: 'v1',
+    resource: 'serviceaccounts',
+    group: '',
+    namespaced: true,
+    definition: 'V1ServiceAccount',
+  },
+  {
     kind: 'Deployment',
     apiVersion: 'apps/v1',
     resource: 'deployments',

@@ -441,10 +441,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
       const review = JSON.parse(text || '{}') as { spec?: { resourceAttributes?: Record<string, string> } };
       const a = review.spec?.resourceAttributes ?? {};
+      const resource = a.subresource ? `${a.resource ?? ''}/${a.subresource}` : (a.resource ?? '');
       const allowed = authorize(
         user,
         a.verb ?? '',
-        { group: a.group ?? '', resource: a.resource ?? '' },
+        { group: a.group ?? '', resource },
         a.namespace || undefined,
         a.name || undefined,
       );
@@ -603,4 +604,30 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The fake's rule set for RBAC objects (Role rules bound in their namespace, ClusterRole rules cluster-wide): lets a
+ * test hand the fake exactly what a rules pack grants.
+ *
+ * @example
+ * const rules = fakeRulesOf(rbacObjects(env, subject));
+ */
+export function fakeRulesOf(
+  objects: readonly { kind: string; metadata: { namespace?: string }; rules?: unknown }[],
+): FakeRbacRule[] {
+  const out: FakeRbacRule[] = [];
+  for (const o of objects) {
+    if (o.kind !== 'Role' && o.kind !== 'ClusterRole') continue;
+    for (const r of (o.rules ?? []) as FakeRbacRule[]) {
+      out.push({
+        apiGroups: r.apiGroups,
+        resources: r.resources,
+        verbs: r.verbs,
+        ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
+        ...(o.kind === 'Role' && o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+      });
+    }
+  }
+  return out;
 }

@@ -8,6 +8,6 @@ export type {
   FakeRequest,
   FakeUser,
 } from './fake-apiserver';
-export { startFakeApiServer } from './fake-apiserver';
+export { fakeRulesOf, startFakeApiServer } from './fake-apiserver';
 export type { SampleRevision } from './sample-environment';
 export { sampleDesiredState, sampleEnvironment, sampleTarget } from './sample-environment';
