@@ -21,6 +21,8 @@ local rev = redis.call('GET', KEYS[1])
 if rev then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   redis.call('ZADD', ARGV[3] .. rev, 'XX', ARGV[2], ARGV[4])
+  redis.call('PEXPIRE', ARGV[3] .. rev, ARGV[1])
+  redis.call('PEXPIRE', ARGV[5], ARGV[1])
 end
 return rev`;
 const SET_SCRIPT = `
@@ -72,7 +74,9 @@ export function createRedisPinStore(options: RedisPinStoreOptions): RedisPinStor
   return {
     async get(d, s) {
       const t = now();
-      const rev = (await redis.eval(GET_SCRIPT, 1, pinKey(d, s), ttlMs, t + ttlMs, countPrefix(d), s)) as string | null;
+      const rev = (await redis.eval(GET_SCRIPT, 1, pinKey(d, s), ttlMs, t + ttlMs, countPrefix(d), s, revsKey(d))) as
+        | string
+        | null;
       return rev ?? undefined;
     },
     async set(d, s, revision) {
