@@ -18,6 +18,11 @@ export interface PackDeclaration {
   readonly slot: Slot;
   readonly export: string;
   readonly summary?: string;
+  /**
+   * For deployers: the name of an exported function returning `@greentic/conformance` fixtures, so
+   * `gtc op env-packs conformance <id>` can run the suite on the installed pack.
+   */
+  readonly conformance?: string;
 }
 
 export interface RegisteredPack {
