@@ -5,28 +5,41 @@
 export const ROLES = ['admin', 'operator', 'read-only'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Every action a route can ask for. The table is closed: a route with an unknown action does not compile. */
-export const ACTIONS = [
+/**
+ * Actions are the store's audit action names (`traffic.set`, `revision.drain`, …, see VERB_ACTIONS of
+ * @greentic/store-contract) plus one `<kind>.read` per kind of object. Admin-only: `token.*`, `store.*`
+ * (backup, restore, integrity, retention), `audit.append-refusal` and `actor.delegate` (acting for another actor).
+ */
+export type Action = string;
+
+/** Read actions, one per kind of object. */
+export const READ_ACTIONS = [
   'environment.read',
-  'environment.write',
+  'config.read',
+  'secret-ref.read',
+  'credentials.read',
+  'bundle.read',
   'deployment.read',
-  'deployment.write',
   'revision.read',
-  'revision.stage',
-  'revision.transition',
   'traffic.read',
-  'traffic.set',
   'audit.read',
-  'admin.tokens',
-  'admin.integrity',
+  'token.read',
 ] as const;
-export type Action = (typeof ACTIONS)[number];
+
+function adminOnly(action: Action): boolean {
+  return (
+    action.startsWith('token.') ||
+    action.startsWith('store.') ||
+    action === 'audit.append-refusal' ||
+    action === 'actor.delegate'
+  );
+}
 
 /** What each role may do. Admin covers everything; operator every non-admin action; read-only only reads. */
 const ROLE_ACTIONS: Readonly<Record<Role, (action: Action) => boolean>> = {
   admin: () => true,
-  operator: (action) => !action.startsWith('admin.'),
-  'read-only': (action) => action.endsWith('.read'),
+  operator: (action) => !adminOnly(action),
+  'read-only': (action) => action.endsWith('.read') && !adminOnly(action),
 };
 
 /** A role, optionally limited to environments matching a glob (`zain-*`); default every environment. */
@@ -37,7 +50,8 @@ export interface AccessGrant {
 
 /** An explicit rule: allow or deny the listed action globs (`traffic.*`) on environments matching a glob. */
 export interface AccessRule {
-  readonly effect: 'allow' | 'deny';
+  /** Default `allow` (the store keeps allow rules only; deny rules come from server configuration). */
+  readonly effect?: 'allow' | 'deny';
   readonly environments: string;
   readonly actions: readonly string[];
 }
@@ -102,7 +116,7 @@ export function authorize(
   const byGrant = principal.grants.some(
     (grant) => ROLE_ACTIONS[grant.role](action) && coversEnvironment(grant.environments, environment),
   );
-  if (byGrant || principal.rules.some((rule) => rule.effect === 'allow' && ruleCovers(rule))) return { allowed: true };
+  if (byGrant || principal.rules.some((rule) => rule.effect !== 'deny' && ruleCovers(rule))) return { allowed: true };
   return {
     allowed: false,
     reason: `actor ${principal.actor} has no grant for ${action} on ${environment ?? 'the store'}`,

@@ -42,3 +42,16 @@ export {
   STORE_ERROR_HTTP_STATUS,
   StoreError,
 } from './errors';
+// The HTTP wire contract and client (owned by the store-server work, issue 4).
+export type { HttpStoreOptions } from './http-client';
+export { createHttpStore } from './http-client';
+export type { HttpRoute, HttpRouteName, LocalOnlyVerb, Page, WireProblem } from './http-wire';
+export {
+  etagOf,
+  fillPath,
+  HTTP_HEADERS,
+  HTTP_ROUTES,
+  MAX_PAGE_SIZE,
+  storeErrorFromProblem,
+  versionOfEtag,
+} from './http-wire';

@@ -23,7 +23,7 @@ describe('static token provider', () => {
   it('authenticates a known token and keeps only its hash', async () => {
     const outcome = await provider.identify({ ...noCert, authorization: `Bearer ${adminToken}` });
     expect(outcome).toMatchObject({ kind: 'authenticated', principal: { actor: 'alice', via: 'token' } });
-    expect(hashToken(adminToken)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashToken(adminToken)).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(hashToken(adminToken)).not.toContain(adminToken.slice(4));
   });
 

@@ -5,10 +5,12 @@ import { bearerToken, type IdentityProvider } from './provider';
 /** Prefix of every token this server mints, so a JWT and a static token are told apart without guessing. */
 export const TOKEN_PREFIX = 'gtc_';
 
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 /** A stored token: only its SHA-256 hash is kept, never the token. */
 export interface TokenRecord {
   readonly actor: string;
-  /** Lowercase hex SHA-256 of the full token string. */
+  /** `sha256:` plus the lowercase hex SHA-256 of the full token string. */
   readonly tokenHash: string;
   readonly grants: readonly AccessGrant[];
   readonly rules?: readonly AccessRule[];
@@ -34,15 +36,15 @@ export function mintToken(): string {
  * SHA-256 hex of a token: what the store keeps.
  *
  * @example
- * hashToken('gtc_abc'); // '5f0c…'
+ * hashToken('gtc_abc'); // 'sha256:5f0c…'
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return `sha256:${createHash('sha256').update(token, 'utf8').digest('hex')}`;
 }
 
 function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
+  const left = Buffer.from(a.replace(/^sha256:/, ''), 'hex');
+  const right = Buffer.from(b.replace(/^sha256:/, ''), 'hex');
   // Both are SHA-256 digests (32 bytes); a malformed stored value simply never matches.
   return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
 }
@@ -67,7 +69,7 @@ export function fixedTokenDirectory(records: readonly TokenRecord[]): TokenDirec
 }
 
 /**
- * Static bearer tokens (`Authorization: Bearer gtc_…`), looked up by hash and re-compared in constant time.
+ * Static bearer tokens (`Authorization: Bearer gtc_…`; any bearer token that is not a JWT), looked up by hash and re-compared in constant time.
  *
  * @example
  * const provider = staticTokenProvider(fixedTokenDirectory(records));
@@ -83,7 +85,8 @@ export function staticTokenProvider(directory: TokenDirectory): IdentityProvider
           ? { kind: 'rejected', reason: 'malformed Authorization header: expected Bearer <token>' }
           : { kind: 'not-mine' };
       }
-      if (!token.startsWith(TOKEN_PREFIX)) return { kind: 'not-mine' };
+      // A JWT (three dot-separated parts) belongs to the OIDC provider.
+      if (JWT_SHAPE.test(token)) return { kind: 'not-mine' };
       const hash = hashToken(token);
       const record = await directory.findByHash(hash);
       // Re-compare in constant time even after an indexed lookup: the index is an optimisation, not the check.

@@ -1,0 +1,782 @@
+import { isDnsLabel } from '@greentic/deploy-spec';
+import { LIFECYCLE_ACTIONS, type LifecycleAction } from '@greentic/revision-machine';
+import {
+  etagOf,
+  type GreenticStore,
+  HTTP_HEADERS,
+  HTTP_ROUTES,
+  type HttpRouteName,
+  type MutationOptions,
+  type MutationResult,
+  VERB_ACTIONS,
+  type Versioned,
+  versionOfEtag,
+} from '@greentic/store-contract';
+import { type Context, Hono } from 'hono';
+import type { StoreAppEnv } from './app';
+import { type Action, authorize, type Principal } from './authorization';
+import { recordIntegrity } from './health';
+import { peerCertificateOf } from './identity/mtls';
+import { hashToken, mintToken } from './identity/static-tokens';
+import { pageLimit, paginate } from './pagination';
+import { HttpProblem } from './problem';
+
+// Every verb of the store contract as a resource-shaped route (the table is HTTP_ROUTES of
+// @greentic/store-contract). One pipeline per request, in the order the issue fixes:
+// authenticate → authorize → (the store:) idempotency ledger → preconditions → execute and commit.
+// Refusals before the store runs (400/401/403) are never stored in the ledger; 401 and 403 are audited.
+
+type Params = Readonly<Record<string, string>>;
+type Json = Record<string, unknown>;
+
+/** What a handler gets: the verified principal, the store, the request's parts, and the mutation options. */
+interface Call {
+  readonly c: Context<StoreAppEnv>;
+  readonly params: Params;
+  readonly store: GreenticStore;
+  readonly principal: Principal;
+  readonly body: Json;
+  readonly options: MutationOptions;
+  query(name: string): string | undefined;
+}
+
+type Outcome =
+  | { readonly kind: 'object'; readonly versioned: Versioned<unknown> }
+  | {
+      readonly kind: 'mutation';
+      readonly result: MutationResult<unknown>;
+      readonly created: boolean;
+      readonly extra?: Json;
+    }
+  | { readonly kind: 'page'; readonly items: readonly Versioned<unknown>[]; readonly keyOf: (value: never) => string }
+  | { readonly kind: 'value'; readonly value: unknown };
+
+interface VerbSpec {
+  /** The audit/authorization action; a function when it depends on the body (transitions). */
+  readonly action: Action | ((body: Json | undefined) => Action);
+  /** Whether the route reads a JSON object body. */
+  readonly body?: 'required' | 'optional';
+  /** The environment the action touches (default: the `environment` path parameter, else none). */
+  readonly environment?: (call: { params: Params; query: (n: string) => string | undefined }) => string | null;
+  run(call: Call): Promise<Outcome>;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+const ACTOR_NAME = /^[^\s]{1,256}$/;
+
+const ON_BEHALF_OF_HEADER = HTTP_HEADERS.onBehalfOf;
+
+function fail(status: number, code: string, detail: string, headers?: Record<string, string>): never {
+  throw new HttpProblem(status, code, detail, headers === undefined ? {} : { headers });
+}
+
+/** Copies path parameters into the body; a body that names another object is refused (400). */
+function withPath(body: Json, fromPath: Readonly<Record<string, string>>, what: string): Json {
+  const merged: Json = { ...body };
+  for (const [key, value] of Object.entries(fromPath)) {
+    if (key in body && body[key] !== value) {
+      fail(
+        400,
+        'invalid',
+        `[store-server] ${what}: the body's ${key} ${JSON.stringify(body[key])} differs from the path's ${JSON.stringify(value)}; make them equal or drop ${key} from the body`,
+      );
+    }
+    merged[key] = value;
+  }
+  return merged;
+}
+
+const fieldString = (body: Json, key: string, what: string): string => {
+  const value = body[key];
+  if (typeof value !== 'string') fail(400, 'invalid', `[store-server] ${what}: ${key} must be a string`);
+  return value;
+};
+
+const auditTarget = (params: Params, path: string): string =>
+  (params.environment !== undefined
+    ? [params.environment, params.deployment, params.revision ?? params.slot ?? params.name ?? params.pack]
+        .filter((x) => x !== undefined)
+        .join('/')
+    : path
+  ).slice(0, 1024);
+
+/** The verbs, keyed by route name. */
+const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
+  listEnvironments: {
+    action: 'environment.read',
+    environment: () => null,
+    run: async ({ store, principal }) => ({
+      kind: 'page',
+      items: (await store.listEnvironments()).filter((e) => canRead(principal, 'environment.read', e.value.name)),
+      keyOf: (v: { name: string }) => v.name,
+    }),
+  },
+  getEnvironment: {
+    action: 'environment.read',
+    run: async ({ store, params }) => obj(await store.getEnvironment(params.environment ?? '')),
+  },
+  putEnvironment: {
+    action: VERB_ACTIONS.putEnvironment,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.putEnvironment(withPath(body, { name: params.environment ?? '' }, 'environment') as never, options),
+        options.expectedVersion === undefined,
+      ),
+  },
+  deleteEnvironment: {
+    action: VERB_ACTIONS.deleteEnvironment,
+    run: async ({ store, params, options }) =>
+      mutation(await store.deleteEnvironment(params.environment ?? '', options), false),
+  },
+  listPacks: {
+    action: 'environment.read',
+    run: async ({ store, params }) => obj(await store.listPacks(params.environment ?? '')),
+  },
+  attachPack: {
+    action: VERB_ACTIONS.attachPack,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(await store.attachPack(params.environment ?? '', params.slot as never, body as never, options), false),
+  },
+  detachPack: {
+    action: VERB_ACTIONS.detachPack,
+    run: async ({ store, params, options }) =>
+      mutation(await store.detachPack(params.environment ?? '', params.slot as never, options), false),
+  },
+  getConfig: {
+    action: 'config.read',
+    run: async ({ store, params }) => obj(await store.getConfig(params.environment ?? '')),
+  },
+  setConfig: {
+    action: VERB_ACTIONS.setConfig,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(await store.setConfig(params.environment ?? '', body as never, options), false),
+  },
+  listSecretRefs: {
+    action: 'secret-ref.read',
+    run: async ({ store, params }) => ({
+      kind: 'page',
+      items: await store.listSecretRefs(params.environment ?? ''),
+      keyOf: (v: { name: string }) => v.name,
+    }),
+  },
+  putSecretRef: {
+    action: VERB_ACTIONS.putSecretRef,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.putSecretRef(
+          params.environment ?? '',
+          params.name ?? '',
+          fieldString(body, 'ref', 'secret reference'),
+          options,
+        ),
+        options.expectedVersion === undefined,
+      ),
+  },
+  deleteSecretRef: {
+    action: VERB_ACTIONS.deleteSecretRef,
+    run: async ({ store, params, options }) =>
+      mutation(await store.deleteSecretRef(params.environment ?? '', params.name ?? '', options), false),
+  },
+  credentialRequirements: {
+    action: 'credentials.read',
+    run: async ({ store, params }) =>
+      obj(await store.credentialRequirements(params.environment ?? '', params.pack ?? '')),
+  },
+  recordBootstrap: {
+    action: VERB_ACTIONS.recordBootstrap,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.recordBootstrap(
+          withPath(body, { environment: params.environment ?? '', pack: params.pack ?? '' }, 'credentials') as never,
+          options,
+        ),
+        options.expectedVersion === undefined,
+      ),
+  },
+  rotateCredentials: {
+    action: VERB_ACTIONS.rotateCredentials,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.rotateCredentials(params.environment ?? '', params.pack ?? '', body as never, options),
+        false,
+      ),
+  },
+  listAllDeployments: {
+    action: 'deployment.read',
+    environment: () => null,
+    run: async ({ store, principal }) => ({
+      kind: 'page',
+      items: (await store.listDeployments()).filter((d) => canRead(principal, 'deployment.read', d.value.environment)),
+      keyOf: (v: { environment: string; name: string }) => `${v.environment}/${v.name}`,
+    }),
+  },
+  listDeployments: {
+    action: 'deployment.read',
+    run: async ({ store, params }) => ({
+      kind: 'page',
+      items: await store.listDeployments(params.environment ?? ''),
+      keyOf: (v: { name: string }) => v.name,
+    }),
+  },
+  createDeployment: {
+    action: VERB_ACTIONS.createDeployment,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.createDeployment(
+          withPath(
+            body,
+            { environment: params.environment ?? '', name: params.deployment ?? '' },
+            'deployment',
+          ) as never,
+          options,
+        ),
+        true,
+      ),
+  },
+  getDeployment: {
+    action: 'deployment.read',
+    run: async ({ store, params }) => obj(await store.getDeployment(params.environment ?? '', params.deployment ?? '')),
+  },
+  setBillingCustomer: {
+    action: VERB_ACTIONS.setBillingCustomer,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.setBillingCustomer(
+          params.environment ?? '',
+          params.deployment ?? '',
+          fieldString(body, 'billingCustomer', 'billing customer'),
+          options,
+        ),
+        false,
+      ),
+  },
+  listRevisions: {
+    action: 'revision.read',
+    run: async ({ store, params }) => ({
+      kind: 'page',
+      items: await store.listRevisions(params.environment ?? '', params.deployment ?? ''),
+      keyOf: (v: { id: string }) => v.id,
+    }),
+  },
+  stageRevision: {
+    action: VERB_ACTIONS.stageRevision,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.stageRevision(
+          withPath(
+            body,
+            { environment: params.environment ?? '', deployment: params.deployment ?? '', id: params.revision ?? '' },
+            'revision',
+          ) as never,
+          options,
+        ),
+        true,
+      ),
+  },
+  getRevision: {
+    action: 'revision.read',
+    run: async ({ store, params }) =>
+      obj(await store.getRevision(params.environment ?? '', params.deployment ?? '', params.revision ?? '')),
+  },
+  transitionRevision: {
+    action: (body) =>
+      typeof body?.action === 'string' && (LIFECYCLE_ACTIONS as readonly string[]).includes(body.action)
+        ? `revision.${body.action}`
+        : 'revision.transition',
+    body: 'required',
+    run: async ({ store, params, body, options }) => {
+      const action = body.action;
+      if (typeof action !== 'string' || !(LIFECYCLE_ACTIONS as readonly string[]).includes(action)) {
+        fail(
+          400,
+          'invalid',
+          `[store-server] transition: action must be one of ${LIFECYCLE_ACTIONS.join(', ')}, got ${JSON.stringify(action)?.slice(0, 64)}`,
+        );
+      }
+      const { health, failureReason } = body;
+      return mutation(
+        await store.transitionRevision(
+          params.environment ?? '',
+          params.deployment ?? '',
+          params.revision ?? '',
+          action as LifecycleAction,
+          {
+            ...options,
+            ...(health === undefined ? {} : { health: health as never }),
+            ...(failureReason === undefined ? {} : { failureReason: failureReason as never }),
+          },
+        ),
+        false,
+      );
+    },
+  },
+  getTraffic: {
+    action: 'traffic.read',
+    run: async ({ store, params }) => obj(await store.getTraffic(params.environment ?? '', params.deployment ?? '')),
+  },
+  setTraffic: {
+    action: VERB_ACTIONS.setTraffic,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.setTraffic(
+          withPath(
+            body,
+            { environment: params.environment ?? '', deployment: params.deployment ?? '' },
+            'traffic',
+          ) as never,
+          options,
+        ),
+        options.expectedVersion === undefined,
+      ),
+  },
+  rollbackTraffic: {
+    action: VERB_ACTIONS.rollbackTraffic,
+    body: 'optional',
+    run: async ({ store, params, options }) =>
+      mutation(await store.rollbackTraffic(params.environment ?? '', params.deployment ?? '', options), false),
+  },
+  trafficHistory: {
+    action: 'traffic.read',
+    run: async ({ store, params, query }) => {
+      const limit = query('limit');
+      return {
+        kind: 'value',
+        value: await store.trafficHistory(
+          params.environment ?? '',
+          params.deployment ?? '',
+          limit === undefined ? undefined : integerParam(limit, 'limit'),
+        ),
+      };
+    },
+  },
+  listBundles: {
+    action: 'bundle.read',
+    environment: () => null,
+    run: async ({ store, query }) => {
+      const id = query('id');
+      return {
+        kind: 'page',
+        items: await store.listBundles(id === undefined ? undefined : { id }),
+        keyOf: (v: { id: string; version: string }) => `${v.id}@${v.version}`,
+      };
+    },
+  },
+  publishBundle: {
+    action: VERB_ACTIONS.publishBundle,
+    environment: () => null,
+    body: 'required',
+    run: async ({ store, params, body, options }) =>
+      mutation(
+        await store.publishBundle(
+          withPath(body, { id: params.bundle ?? '', version: params.version ?? '' }, 'bundle') as never,
+          options,
+        ),
+        true,
+      ),
+  },
+  getBundle: {
+    action: 'bundle.read',
+    environment: () => null,
+    run: async ({ store, params }) => obj(await store.getBundle(params.bundle ?? '', params.version ?? '')),
+  },
+  queryAudit: {
+    action: 'audit.read',
+    environment: ({ query }) => query('environment') ?? null,
+    run: async ({ store, query }) => {
+      const q: Record<string, unknown> = {};
+      for (const key of ['environment', 'actor', 'action', 'outcome'] as const) {
+        const v = query(key);
+        if (v !== undefined) q[key] = v;
+      }
+      for (const key of ['afterSeq', 'limit'] as const) {
+        const v = query(key);
+        if (v !== undefined) q[key] = integerParam(v, key);
+      }
+      return { kind: 'value', value: await store.queryAudit(q) };
+    },
+  },
+  verifyAudit: {
+    action: 'audit.read',
+    environment: () => null,
+    run: async ({ store }) => ({ kind: 'value', value: await store.verifyAudit() }),
+  },
+  appendRefusal: {
+    action: 'audit.append-refusal',
+    environment: () => null,
+    body: 'required',
+    run: async ({ store, body }) => ({ kind: 'value', value: await store.appendRefusal(body as never) }),
+  },
+  createToken: {
+    action: VERB_ACTIONS.createToken,
+    environment: () => null,
+    body: 'required',
+    run: async ({ store, body, options }) => {
+      // A caller may send the hash of a token it made, or let the server mint one (shown once, never stored).
+      let token: string | undefined;
+      let input = body;
+      if (body.hash === undefined) {
+        token = mintToken();
+        input = { ...body, hash: hashToken(token) };
+      }
+      const result = await store.createToken(input as never, options);
+      return {
+        kind: 'mutation',
+        result,
+        created: true,
+        ...(token !== undefined && !result.replayed ? { extra: { token } } : {}),
+      };
+    },
+  },
+  listTokens: {
+    action: 'token.read',
+    environment: () => null,
+    run: async ({ store }) => ({ kind: 'page', items: await store.listTokens(), keyOf: (v: { id: string }) => v.id }),
+  },
+  revokeToken: {
+    action: VERB_ACTIONS.revokeToken,
+    environment: () => null,
+    run: async ({ store, params, options }) => mutation(await store.revokeToken(params.token ?? '', options), false),
+  },
+  findTokenByHash: {
+    action: 'token.read',
+    environment: () => null,
+    run: async ({ store, params }) => {
+      const found = await store.findTokenByHash(params.hash ?? '');
+      if (found === undefined) fail(404, 'not-found', '[store-server] no active token has that hash');
+      return obj(found);
+    },
+  },
+  backup: {
+    action: 'store.backup',
+    environment: () => null,
+    body: 'required',
+    run: async ({ store, body }) => ({ kind: 'value', value: await store.backup(fieldString(body, 'file', 'backup')) }),
+  },
+  restore: {
+    action: VERB_ACTIONS.restore,
+    environment: () => null,
+    body: 'required',
+    run: async ({ store, body, options }) => {
+      const force = body.force;
+      if (force !== undefined && typeof force !== 'boolean')
+        fail(400, 'invalid', '[store-server] restore: force must be true or false');
+      return {
+        kind: 'value',
+        value: await store.restore(fieldString(body, 'file', 'restore'), {
+          actor: options.actor,
+          ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+          ...(force === undefined ? {} : { force }),
+        }),
+      };
+    },
+  },
+  verifyIntegrity: {
+    action: 'store.verify',
+    environment: () => null,
+    body: 'optional',
+    run: async ({ store, c }) => {
+      const report = await store.verifyIntegrity();
+      recordIntegrity(c.var.deps.health, report);
+      return { kind: 'value', value: report };
+    },
+  },
+  applyRetention: {
+    action: VERB_ACTIONS.applyRetention,
+    environment: () => null,
+    body: 'required',
+    run: async ({ store, body, options }) => ({
+      kind: 'value',
+      value: await store.applyRetention(body as never, {
+        actor: options.actor,
+        ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+      }),
+    }),
+  },
+};
+
+const obj = (versioned: Versioned<unknown>): Outcome => ({ kind: 'object', versioned });
+const mutation = (result: MutationResult<unknown>, created: boolean): Outcome => ({
+  kind: 'mutation',
+  result,
+  created,
+});
+
+function integerParam(raw: string, name: string): number {
+  if (!/^[0-9]{1,9}$/.test(raw))
+    fail(
+      400,
+      'invalid',
+      `[store-server] ${name} must be a non-negative integer, got ${JSON.stringify(raw.slice(0, 32))}`,
+    );
+  return Number(raw);
+}
+
+function canRead(principal: Principal, action: Action, environment: string): boolean {
+  return authorize(principal, { environment, action }).allowed;
+}
+
+/** Reads the body as UTF-8, refusing (413) as soon as it grows past the limit, declared length or not. */
+async function readLimited(c: Context<StoreAppEnv>): Promise<string> {
+  const limit = c.var.deps.bodyLimitBytes;
+  const stream = c.req.raw.body;
+  if (stream === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      fail(413, 'too-large', `[store-server] the request body exceeds ${limit} bytes; send a smaller object`);
+    }
+    chunks.push(value);
+  }
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
+  return text;
+}
+
+/** Reads the body as one JSON object: 415 for another media type, 400 for bad JSON or a non-object. */
+async function readJsonObject(c: Context<StoreAppEnv>, mode: 'required' | 'optional'): Promise<Json> {
+  const text = await readLimited(c);
+  if (text.length === 0) {
+    if (mode === 'optional') return {};
+    fail(400, 'malformed-json', `[store-server] ${c.req.method} ${c.req.path} needs a JSON object body`);
+  }
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/i.test(type)) {
+    fail(415, 'unsupported-media-type', '[store-server] send the body as Content-Type: application/json');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    fail(400, 'malformed-json', `[store-server] the body of ${c.req.method} ${c.req.path} is not valid JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    fail(400, 'malformed-json', `[store-server] the body of ${c.req.method} ${c.req.path} must be a JSON object`);
+  }
+  return parsed as Json;
+}
+
+/** Records a 401/403 in the audit chain; a failure to record is logged, never hidden behind a 500. */
+async function auditRefusal(
+  c: Context<StoreAppEnv>,
+  refusal: {
+    actor: string;
+    environment: string | null;
+    action: Action;
+    target: string;
+    status: number;
+    code: string;
+    detail: string;
+  },
+): Promise<void> {
+  const deps = c.var.deps;
+  try {
+    await deps.store.appendRefusal({
+      ...refusal,
+      environment: refusal.environment !== null && isDnsLabel(refusal.environment) ? refusal.environment : null,
+      action: /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/.test(refusal.action) ? refusal.action : 'request.unknown',
+      requestId: c.var.requestId,
+      detail: refusal.detail.slice(0, 4096),
+    });
+  } catch (error) {
+    deps.logger.error('[store-server] could not audit a refusal', {
+      requestId: c.var.requestId,
+      status: refusal.status,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function parsePreconditions(c: Context<StoreAppEnv>): { expectedVersion?: string; createOnly?: boolean } {
+  const ifMatch = c.req.header(HTTP_HEADERS.ifMatch);
+  const ifNoneMatch = c.req.header(HTTP_HEADERS.ifNoneMatch);
+  const out: { expectedVersion?: string; createOnly?: boolean } = {};
+  if (ifMatch !== undefined) {
+    const version = versionOfEtag(ifMatch);
+    if (version === undefined) {
+      fail(
+        400,
+        'invalid',
+        '[store-server] If-Match must be one strong entity tag as sent in ETag, e.g. "v3-1a2b3c4d5e6f"',
+      );
+    }
+    out.expectedVersion = version;
+  }
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*')
+      fail(400, 'invalid', '[store-server] on a write, If-None-Match accepts only * (create only)');
+    out.createOnly = true;
+  }
+  return out;
+}
+
+/** Turns an outcome into the response. Mutations are rebuilt from the stored result, so a replay is byte-identical. */
+function respond(c: Context<StoreAppEnv>, outcome: Outcome, limitRaw: string | undefined): Response {
+  const json = { 'content-type': 'application/json' };
+  switch (outcome.kind) {
+    case 'object': {
+      const etag = etagOf(outcome.versioned.version);
+      // RFC 9110 §13.1.2: If-None-Match uses weak comparison; our tags are strong, so equality suffices.
+      if (
+        c.req.method === 'GET' &&
+        c.req
+          .header(HTTP_HEADERS.ifNoneMatch)
+          ?.split(/\s*,\s*/)
+          .includes(etag)
+      ) {
+        return new Response(null, { status: 304, headers: { ETag: etag } });
+      }
+      return new Response(JSON.stringify(outcome.versioned.value), { status: 200, headers: { ...json, ETag: etag } });
+    }
+    case 'page': {
+      const page = paginate(
+        outcome.items,
+        outcome.keyOf as (v: unknown) => string,
+        c.req.query('cursor'),
+        pageLimit(limitRaw),
+      );
+      return new Response(JSON.stringify(page), { status: 200, headers: json });
+    }
+    case 'value':
+      return new Response(JSON.stringify(outcome.value), { status: 200, headers: json });
+    case 'mutation': {
+      const { result, created } = outcome;
+      const headers: Record<string, string> = { [HTTP_HEADERS.requestId]: result.requestId };
+      if (result.version !== null) headers.ETag = etagOf(result.version);
+      if (result.replayed) headers[HTTP_HEADERS.replayed] = 'true';
+      if (result.value === null && result.version === null) return new Response(null, { status: 204, headers });
+      const body = outcome.extra === undefined ? result.value : { ...(result.value as Json), ...outcome.extra };
+      return new Response(JSON.stringify(body), { status: created ? 201 : 200, headers: { ...json, ...headers } });
+    }
+  }
+}
+
+function makeHandler(name: HttpRouteName, spec: VerbSpec) {
+  const route = HTTP_ROUTES[name];
+  return async (c: Context<StoreAppEnv>): Promise<Response> => {
+    const deps = c.var.deps;
+    const params = c.req.param() as Params;
+    const query = (n: string) => c.req.query(n);
+    const environment = spec.environment ? spec.environment({ params, query }) : (params.environment ?? null);
+    const target = auditTarget(params, c.req.path);
+
+    // 1. authenticate
+    const outcome = await deps.identity.identify({
+      authorization: c.req.header('authorization'),
+      peerCertificate: peerCertificateOf(c.env?.incoming?.socket),
+    });
+    let bodyResult: { ok: true; body: Json } | { ok: false; error: unknown } = { ok: true, body: {} };
+    if (spec.body !== undefined) {
+      try {
+        bodyResult = { ok: true, body: await readJsonObject(c, spec.body) };
+      } catch (error) {
+        bodyResult = { ok: false, error };
+      }
+    }
+    const action =
+      typeof spec.action === 'function' ? spec.action(bodyResult.ok ? bodyResult.body : undefined) : spec.action;
+    if (outcome.kind !== 'authenticated') {
+      const reason = outcome.kind === 'rejected' ? outcome.reason : 'no credentials';
+      await auditRefusal(c, {
+        actor: 'anonymous',
+        environment,
+        action,
+        target,
+        status: 401,
+        code: 'unauthorized',
+        detail: reason,
+      });
+      fail(401, 'unauthorized', `[store-server] ${reason}`, { 'WWW-Authenticate': 'Bearer realm="greentic-store"' });
+    }
+    const principal = outcome.principal;
+    c.set('principal', principal);
+
+    // 2. authorize (and, for an admin acting for someone, the delegation itself)
+    const decision = authorize(principal, { environment, action });
+    const onBehalfOf = c.req.header(ON_BEHALF_OF_HEADER);
+    const delegation =
+      onBehalfOf === undefined
+        ? ({ allowed: true } as const)
+        : authorize(principal, { environment: null, action: 'actor.delegate' });
+    if (!decision.allowed || !delegation.allowed) {
+      const reason = !decision.allowed
+        ? decision.reason
+        : `actor ${principal.actor} may not act on behalf of another actor`;
+      await auditRefusal(c, {
+        actor: principal.actor,
+        environment,
+        action,
+        target,
+        status: 403,
+        code: 'forbidden',
+        detail: reason,
+      });
+      fail(403, 'forbidden', `[store-server] ${reason}`);
+    }
+    if (onBehalfOf !== undefined && !ACTOR_NAME.test(onBehalfOf)) {
+      fail(400, 'invalid', `[store-server] ${ON_BEHALF_OF_HEADER} must be an actor name without whitespace`);
+    }
+    if (!bodyResult.ok) throw bodyResult.error;
+
+    // 3. the mutation options: the store runs the ledger, then the preconditions, then the change.
+    let options: MutationOptions = {
+      actor: onBehalfOf ?? principal.actor,
+      idempotencyKey: '',
+      requestId: c.var.requestId,
+    };
+    if (route.mutating) {
+      const key = c.req.header(HTTP_HEADERS.idempotencyKey);
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+        fail(400, 'invalid', '[store-server] Idempotency-Key must be 1–200 printable ASCII characters without spaces');
+      }
+      options = {
+        ...options,
+        // Without a key the request is still executed once, but a retry cannot be recognised.
+        idempotencyKey: key ?? `server-${c.var.requestId}`,
+        ...parsePreconditions(c),
+      };
+    }
+    const result = await spec.run({ c, params, store: deps.store, principal, body: bodyResult.body, options, query });
+    return respond(c, result, query('limit'));
+  };
+}
+
+/**
+ * Registers every verb route on `app`, grouped in sub-apps per resource and mounted with `app.route()`.
+ *
+ * @example
+ * const app = new Hono<StoreAppEnv>();
+ * mountVerbRoutes(app);
+ */
+export function mountVerbRoutes(app: Hono<StoreAppEnv>): void {
+  const groups: ReadonlyArray<readonly [string, Hono<StoreAppEnv>]> = [
+    ['/v1/environments', new Hono<StoreAppEnv>()],
+    ['/v1/deployments', new Hono<StoreAppEnv>()],
+    ['/v1/bundles', new Hono<StoreAppEnv>()],
+    ['/v1/audit', new Hono<StoreAppEnv>()],
+    ['/v1/admin', new Hono<StoreAppEnv>()],
+  ];
+  // Register the longest paths first is unnecessary with Hono's router; registration order is the table's.
+  for (const [name, spec] of Object.entries(VERBS) as [HttpRouteName, VerbSpec][]) {
+    const route = HTTP_ROUTES[name];
+    const group = groups.find(([prefix]) => route.path === prefix || route.path.startsWith(`${prefix}/`));
+    if (group === undefined) throw new Error(`[store-server] route ${route.path} belongs to no group`);
+    const relative = route.path.slice(group[0].length).replace(/\{([a-z]+)\}/g, ':$1') || '/';
+    group[1].on(route.method, relative, makeHandler(name, spec));
+  }
+  for (const [prefix, sub] of groups) app.route(prefix, sub);
+}
