@@ -20,6 +20,8 @@ interface LoadedBundle {
   readonly bundle: Bundle;
   /** The folder of the bundle's files, when it came from a folder. */
   readonly dir: string | undefined;
+  /** True when the manifest was derived from package.json (no greentic.bundle.json). */
+  readonly derived: boolean;
 }
 
 /**
@@ -37,17 +39,24 @@ export function loadBundle(path: string, version: string | undefined): LoadedBun
   const isDir = statSync(path).isDirectory();
   const file = isDir ? join(path, BUNDLE_FILE) : path;
   const dir = isDir ? path : dirname(path);
-  if (!existsSync(file)) {
-    throw new CliError('usage', `${path} has no ${BUNDLE_FILE}`, {
-      code: 'bundle-file-missing',
-      hint: `add ${BUNDLE_FILE} with { "id", "version", "capabilities", "secrets", "runtime", "launch" }`,
-    });
-  }
   let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new CliError('usage', `${file} is not valid JSON: ${(e as Error).message}`, { code: 'invalid' });
+  let derived = false;
+  if (existsSync(file)) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new CliError('usage', `${file} is not valid JSON: ${(e as Error).message}`, { code: 'invalid' });
+    }
+  } else {
+    const fromPackage = isDir ? bundleFromPackageJson(dir) : undefined;
+    if (!fromPackage) {
+      throw new CliError('usage', `${path} has no ${BUNDLE_FILE}`, {
+        code: 'bundle-file-missing',
+        hint: `add ${BUNDLE_FILE} with { "id", "version", "capabilities", "secrets", "runtime", "launch" }`,
+      });
+    }
+    raw = fromPackage;
+    derived = true;
   }
   const { digest: _ignored, ...manifest } = raw;
   const withDefaults = {
@@ -67,7 +76,29 @@ export function loadBundle(path: string, version: string | undefined): LoadedBun
       hint: 'fix the fields named above and publish again',
     });
   }
-  return { bundle: r.value, dir: isDir ? dir : undefined };
+  return { bundle: r.value, dir: isDir ? dir : undefined, derived };
+}
+
+/**
+ * A Node package whose `start` script is `node <file>` is a bundle without a manifest: id and version from
+ * package.json, launched as `{node} {bundleDir}/<file>`, health at /healthz.
+ */
+function bundleFromPackageJson(dir: string): Record<string, unknown> | undefined {
+  const p = join(dir, 'package.json');
+  if (!existsSync(p)) return undefined;
+  let pkg: { name?: unknown; version?: unknown; scripts?: { start?: unknown } };
+  try {
+    pkg = JSON.parse(readFileSync(p, 'utf8')) as typeof pkg;
+  } catch {
+    return undefined;
+  }
+  const start = typeof pkg.scripts?.start === 'string' ? /^node\s+(\S+)$/.exec(pkg.scripts.start.trim()) : null;
+  if (typeof pkg.name !== 'string' || typeof pkg.version !== 'string' || !start?.[1]) return undefined;
+  return {
+    id: pkg.name,
+    version: pkg.version,
+    launch: { command: ['{node}', `{bundleDir}/${start[1]}`], healthPath: '/healthz' },
+  };
 }
 
 function hashFiles(root: string): Record<string, string> {
@@ -93,7 +124,9 @@ export function bundleJson(b: Versioned<Bundle>) {
 }
 
 export async function publishBundle(io: CommandIO, path: string, version: string | undefined): Promise<number> {
-  const { bundle, dir } = loadBundle(resolve(io.cwd, path), version);
+  const { bundle, dir, derived } = loadBundle(resolve(io.cwd, path), version);
+  if (derived)
+    io.out.note(`[gtc] no ${BUNDLE_FILE} in ${path}: derived ${bundle.id} from package.json (start script, /healthz)`);
   const s = await io.session();
   let replayed = false;
   let already = false;

@@ -17,7 +17,7 @@ function slotSummary(slots: Slots): string {
 
 export async function listEnvironments(io: CommandIO): Promise<number> {
   const s = await io.session();
-  if (!s.remote) await s.environment('local', io.key); // first use creates local
+  await s.environment('local', io.key); // first use creates local, and heals it
   const envs = await s.store.listEnvironments();
   if (io.json) {
     io.out.json({ environments: envs.map(environmentJson) });

@@ -101,9 +101,7 @@ export async function showStatus(io: CommandIO, deployment: string | undefined):
       io.out.line();
       io.out.line('the deployer would converge with:');
       for (const a of plan)
-        io.out.line(
-          `  ${a.kind} ${'revision' in a ? `${a.deployment}/${a.revision}` : ''} ${a.reason}`.replace(/\s+/g, ' '),
-        );
+        io.out.line(`  ${a.kind.padEnd(7)} ${'revision' in a ? `${a.deployment}/${a.revision}: ` : ''}${a.reason}`);
     }
   }
   return drifted.length > 0 ? 7 : 0;
