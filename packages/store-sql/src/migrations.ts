@@ -83,6 +83,18 @@ export const SCHEMA_VERSION = Object.keys(MIGRATIONS).length;
 
 /** Bring the schema up to date; resolves to the schema version (number of applied migrations). */
 export async function migrate(db: AnyDb, label: string): Promise<number> {
+  // A database written by a newer build has migrations this one does not know: refuse before touching it.
+  const known = await sql<{ name: string }>`select name from kysely_migration`.execute(db).then(
+    (r) => r.rows.map((row) => row.name),
+    () => [] as string[], // a fresh database has no migration table yet
+  );
+  const unknown = known.filter((name) => !(name in MIGRATIONS));
+  if (unknown.length > 0) {
+    throw new StoreError(
+      'unavailable',
+      `[store-sql] ${label}: the database has migrations this build does not know (${unknown.join(', ')}); it was written by a newer @greentic/store-sql: upgrade this one`,
+    );
+  }
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();

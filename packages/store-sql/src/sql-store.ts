@@ -143,7 +143,7 @@ const SELECT_CHILDREN = 'SELECT key, value, digest, version FROM objects WHERE k
 const SELECT_KIND = 'SELECT key, value, digest, version FROM objects WHERE kind = ?';
 const UPSERT_OBJECT =
   'INSERT INTO objects (kind, key, parent, value, digest, version) VALUES (?, ?, ?, ?, ?, ?) ' +
-  'ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, value = excluded.value, digest = excluded.digest, version = excluded.version';
+  'ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, digest = excluded.digest, version = excluded.version';
 const DELETE_OBJECT = 'DELETE FROM objects WHERE kind = ? AND key = ?';
 const INSERT_AUDIT =
   'INSERT INTO audit (seq, at, actor, environment, action, outcome, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';

@@ -1,0 +1,212 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditEntry } from '@greentic/deploy-spec';
+import { isStoreError, type MutationOptions } from '@greentic/store-contract';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chainEntry } from '../src/audit-chain';
+import { GENESIS_HASH, openPostgresStore, openSqliteStore, SCHEMA_VERSION, verifyChain } from '../src/index';
+import { dropSchema, POSTGRES_URL } from './harness';
+
+const opts = (extra: Partial<MutationOptions> = {}): MutationOptions => ({
+  actor: 'alice',
+  idempotencyKey: randomUUID(),
+  ...extra,
+});
+const env = (name: string, config: Record<string, number | string> = {}) => ({ name, slots: {}, config });
+
+let dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'greentic-sql-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+describe('audit chain', () => {
+  const chain = (n: number): AuditEntry[] => {
+    const out: AuditEntry[] = [];
+    let prev = GENESIS_HASH;
+    for (let i = 1; i <= n; i++) {
+      const e = chainEntry(
+        {
+          at: '2026-11-23T10:00:00Z',
+          actor: 'alice',
+          environment: 'local',
+          action: 'config.set',
+          target: 'local',
+          outcome: 'applied',
+          requestId: `r${i}`,
+          before: null,
+          after: null,
+        },
+        i,
+        prev,
+      );
+      out.push(e);
+      prev = e.hash;
+    }
+    return out;
+  };
+  const rows = (entries: AuditEntry[]) => entries.map((e) => ({ seq: e.seq, entry: JSON.stringify(e), hash: e.hash }));
+  const bounds = (entries: AuditEntry[]) => ({
+    anchor: { seq: 0, hash: GENESIS_HASH },
+    head: { seq: entries.length, hash: entries.at(-1)?.hash ?? GENESIS_HASH },
+  });
+
+  it('names the entry at which any single deletion, edit or swap breaks the chain', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 3, max: 30 })
+          .chain((n) =>
+            fc.tuple(fc.constant(n), fc.constantFrom('delete', 'edit', 'swap'), fc.integer({ min: 1, max: n - 1 })),
+          ),
+        ([n, kind, i]) => {
+          const entries = chain(n);
+          const stored = rows(entries);
+          let expected: { seq: number; problem: string };
+          if (kind === 'delete') {
+            stored.splice(i - 1, 1);
+            expected = { seq: i, problem: 'removed' };
+          } else if (kind === 'edit') {
+            const e = JSON.parse(stored[i - 1]?.entry ?? '{}') as AuditEntry;
+            stored[i - 1] = { seq: i, entry: JSON.stringify({ ...e, actor: 'mallory' }), hash: e.hash };
+            expected = { seq: i, problem: 'edited' };
+          } else {
+            // swap the contents of two neighbouring rows, keeping the sequence column
+            const a = stored[i - 1];
+            const b = stored[i];
+            if (!a || !b) throw new Error('unreachable');
+            stored[i - 1] = { ...b, seq: a.seq };
+            stored[i] = { ...a, seq: b.seq };
+            expected = { seq: i, problem: 'reordered' };
+          }
+          const v = verifyChain(stored, bounds(entries));
+          expect(v.ok).toBe(false);
+          expect(v.problems).toContainEqual(expect.objectContaining(expected));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('detects a truncated tail against the recorded head', () => {
+    const entries = chain(5);
+    const v = verifyChain(rows(entries).slice(0, 3), bounds(entries));
+    expect(v.problems).toEqual([expect.objectContaining({ seq: 4, problem: 'removed' })]);
+  });
+});
+
+describe('sqlite specifics', () => {
+  it('group commit: concurrent good, invalid and conflicting writes in one transaction each get their own outcome', async () => {
+    const file = join(tempDir(), 's.db');
+    const store = await openSqliteStore({ file });
+    const base = await store.putEnvironment(env('base'), opts());
+    const calls = [
+      ...Array.from({ length: 10 }, (_, i) => store.putEnvironment(env(`good-${i}`), opts())),
+      store.putEnvironment({ name: 'BAD_NAME', slots: {}, config: {} }, opts()),
+      store.setConfig('base', { a: 1 }, opts({ expectedVersion: base.version ?? '' })),
+      store.setConfig('base', { a: 2 }, opts({ expectedVersion: base.version ?? '' })),
+    ];
+    const results = await Promise.allSettled(calls);
+    expect(results.slice(0, 10).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(results[10]?.status === 'rejected' && isStoreError(results[10].reason, 'invalid')).toBe(true);
+    expect(results.slice(11).filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    await store.close();
+    // acknowledged writes are durable: a fresh open sees every one of them and a clean chain
+    const again = await openSqliteStore({ file });
+    expect((await again.listEnvironments()).map((e) => e.value.name)).toHaveLength(11);
+    const audit = await again.queryAudit();
+    expect(audit.filter((e) => e.outcome === 'refused').map((e) => e.code)).toEqual(
+      expect.arrayContaining(['invalid', 'version-conflict']),
+    );
+    expect((await again.verifyAudit()).ok).toBe(true);
+    await again.close();
+  });
+
+  it('bounds the idempotency ledger by count automatically and records each trim', async () => {
+    const store = await openSqliteStore({ file: join(tempDir(), 's.db'), ledger: { maxEntries: 3, trimEvery: 1 } });
+    const first = opts();
+    await store.putEnvironment(env('e0'), first);
+    for (let i = 1; i < 6; i++) await store.putEnvironment(env(`e${i}`), opts());
+    const trims = await store.queryAudit({ action: 'store.retention' });
+    expect(trims.length).toBeGreaterThan(0);
+    expect(trims.every((t) => t.target === 'idempotency-ledger')).toBe(true);
+    // the oldest key was forgotten: its retry runs again and meets the existing environment
+    await expect(store.putEnvironment(env('e0'), first)).rejects.toMatchObject({ code: 'precondition-required' });
+    expect((await store.verifyAudit()).ok).toBe(true);
+    await store.close();
+  });
+
+  it('runs versioned migrations once and refuses a database from a newer build', async () => {
+    const file = join(tempDir(), 's.db');
+    const store = await openSqliteStore({ file });
+    await store.close();
+    const db = new Database(file);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM kysely_migration').get()).toEqual({ n: SCHEMA_VERSION });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.prepare("INSERT INTO kysely_migration (name, timestamp) VALUES ('9999-from-the-future', 'x')").run();
+    db.close();
+    await expect(openSqliteStore({ file })).rejects.toMatchObject({
+      code: 'unavailable',
+      message: expect.stringContaining('newer'),
+    });
+  });
+});
+
+describe('postgres specifics', () => {
+  it('two store processes on one database: concurrent CAS writers never lose an update and the chain never forks', async () => {
+    const schema = `greentic_test_${randomBytes(6).toString('hex')}`;
+    const a = await openPostgresStore({ url: POSTGRES_URL, schema, maxConnections: 4 });
+    const b = await openPostgresStore({ url: POSTGRES_URL, schema, maxConnections: 4 });
+    try {
+      await a.putEnvironment(env('shared', { n: 0 }), opts());
+      const writer = async (store: typeof a) => {
+        for (let attempt = 0; attempt < 200; attempt++) {
+          const cur = await store.getConfig('shared');
+          try {
+            await store.setConfig('shared', { n: Number(cur.value.n) + 1 }, opts({ expectedVersion: cur.version }));
+            return;
+          } catch (e) {
+            if (!isStoreError(e, 'version-conflict')) throw e;
+          }
+        }
+        throw new Error('gave up');
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, i) => writer(i % 2 === 0 ? a : b)));
+      expect((await b.getConfig('shared')).value.n).toBe(16);
+      expect(await a.verifyAudit()).toMatchObject({ ok: true, problems: [] });
+    } finally {
+      await a.close();
+      await b.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('restores a SQLite backup into Postgres (one logical format)', async () => {
+    const dir = tempDir();
+    const lite = await openSqliteStore({ file: join(dir, 's.db') });
+    await lite.putEnvironment(env('moved', { a: 1 }), opts());
+    const manifest = await lite.backup(join(dir, 'b.json'));
+    const version = (await lite.getEnvironment('moved')).version;
+    await lite.close();
+    const schema = `greentic_test_${randomBytes(6).toString('hex')}`;
+    const pgStore = await openPostgresStore({ url: POSTGRES_URL, schema, maxConnections: 2 });
+    try {
+      const report = await pgStore.restore(manifest.file, { actor: 'admin' });
+      expect(report.forced).toBe(false);
+      expect(await pgStore.getEnvironment('moved')).toEqual({ value: env('moved', { a: 1 }), version });
+      expect((await pgStore.verifyIntegrity()).ok).toBe(true);
+    } finally {
+      await pgStore.close();
+      await dropSchema(schema);
+    }
+  });
+});
