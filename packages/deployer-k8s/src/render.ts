@@ -371,6 +371,37 @@ function networkPolicies(envName: string, s: K8sSettings): K8sObject[] {
   ];
 }
 
+/**
+ * The worker objects of one revision (Deployment, Service), as `renderObjects` would give them, with `replicas`
+ * overriding the configured count (0 = materialised but not serving, as `apply` and `drain` leave it).
+ *
+ * @example
+ * const [deployment, service] = renderWorkerObjects(env, target, { replicas: 0 });
+ */
+export function renderWorkerObjects(
+  environment: DesiredState['environment'],
+  target: RevisionTarget,
+  options: { readonly replicas?: number } = {},
+): [K8sObject, K8sObject] {
+  const s = readSettings(environment);
+  const settings = options.replicas === undefined ? s : { ...s, workerReplicas: options.replicas };
+  const name = workerName(target.deployment.name, target.revision.id);
+  return [
+    workerDeployment(environment.name, settings, target),
+    service(
+      settings,
+      name,
+      workerLabels(environment.name, target),
+      {
+        [LABELS.component]: 'worker',
+        [LABELS.deployment]: target.deployment.name,
+        [LABELS.revision]: target.revision.id,
+      },
+      settings.port,
+    ),
+  ];
+}
+
 const KIND_ORDER = ['Namespace', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'NetworkPolicy'];
 
 /**

@@ -29,6 +29,12 @@ export interface FakeApiServerOptions {
   readonly availableAfterMs?: number;
   /** Delay between deleting a Namespace (Terminating) and its removal with its content (default 100 ms). */
   readonly namespaceTerminationMs?: number;
+  /**
+   * Run each Deployment with replicas > 0 as one local HTTP server (its "pod"): GET /healthz → 200, GET /slow?ms=N
+   * → 200 after N ms, GET / → the identity from its env, anything else → 404. Readiness is its readinessProbe path
+   * answering 2xx. Scaling to 0 or deleting stops it gracefully (in-flight requests finish). Default false.
+   */
+  readonly pods?: boolean;
   /** Whether a Deployment's pods ever become ready (default: always). False leaves it unavailable forever. */
   readonly becomesAvailable?: (deployment: FakeObject) => boolean;
 }
@@ -60,8 +66,13 @@ export interface FakeApiServer {
   list(kind?: string): FakeObject[];
   /** Apply as another field manager, out of band (e.g. `kubectl` scaling a Deployment): drift for tests. */
   applyAs(manager: string, object: FakeObject, options?: { force?: boolean }): { status: number; body: unknown };
-  /** Remove an object out of band (no termination delay): drift for tests. */
+  /** Remove an object out of band (no termination delay, its pod killed at once): drift for tests. */
   remove(kind: string, namespace: string | undefined, name: string): boolean;
+  /**
+   * With `pods: true`: the URL of the pod a Service selects (the "pod network" as seen from the test), or undefined
+   * while no pod of it runs.
+   */
+  endpointOf(namespace: string, service: string): string | undefined;
   /** Stop listening and cancel every timer. */
   close(): Promise<void>;
 }
@@ -221,32 +232,129 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       name,
     });
 
-  function scheduleAvailability(s: Stored) {
+  /** The pod server of a Deployment key (options.pods), and its generation. */
+  const pods = new Map<string, { url: string; generation: number; server: Server }>();
+  const stopping = new Set<Promise<void>>();
+
+  function stopPod(key: string, graceful: boolean): Promise<void> {
+    const pod = pods.get(key);
+    if (!pod) return Promise.resolve();
+    pods.delete(key);
+    // Graceful = a pod's termination: no new connections, in-flight requests finish (bounded by the grace period).
+    const done = new Promise<void>((resolve) => {
+      const force = setTimeout(() => pod.server.closeAllConnections(), graceful ? 30_000 : 0);
+      force.unref();
+      // A connection whose last request just finished goes idle: close it then, as a terminating pod would.
+      const idle = setInterval(() => pod.server.closeIdleConnections(), 20);
+      idle.unref();
+      pod.server.close(() => {
+        clearTimeout(force);
+        clearInterval(idle);
+        resolve();
+      });
+      pod.server.closeIdleConnections();
+      if (!graceful) pod.server.closeAllConnections();
+    });
+    stopping.add(done);
+    void done.then(() => stopping.delete(done));
+    return done;
+  }
+
+  async function startPod(key: string, o: FakeObject, generation: number): Promise<string> {
+    const spec = o.spec as { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
+    const env = Object.fromEntries(
+      (spec.template?.spec?.containers?.[0]?.env ?? []).map((e) => [e.name, e.value ?? '']),
+    );
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://pod');
+      if (url.pathname === '/healthz') {
+        res.end('ok');
+      } else if (url.pathname === '/slow') {
+        const ms = Math.min(Number(url.searchParams.get('ms') ?? 0) || 0, 60_000);
+        const t = setTimeout(() => res.end(`slow ${ms} ms done`), ms);
+        res.on('close', () => clearTimeout(t));
+      } else if (url.pathname === '/') {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            bundleDigest: env.GREENTIC_BUNDLE_DIGEST,
+            deployment: env.GREENTIC_DEPLOYMENT,
+            revision: env.GREENTIC_REVISION,
+          }),
+        );
+      } else {
+        res.statusCode = 404;
+        res.end('not found');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    pods.set(key, { generation, server, url });
+    return url;
+  }
+
+  /** Kubelet's readiness probe, against the pod server: the readinessProbe's httpGet path must answer 2xx. */
+  async function ready(url: string, o: FakeObject): Promise<boolean> {
+    const spec = o.spec as {
+      template?: { spec?: { containers?: { readinessProbe?: { httpGet?: { path?: string } } }[] } };
+    };
+    const path = spec.template?.spec?.containers?.[0]?.readinessProbe?.httpGet?.path ?? '/healthz';
+    try {
+      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  function scheduleAvailability(key: string, s: Stored) {
     if (s.info.kind !== 'Deployment') return;
     const o = s.object;
     const generation = (o.metadata.generation as number) ?? 1;
     const replicas = ((o.spec as { replicas?: number } | undefined)?.replicas ?? 1) as number;
+    const running = pods.get(key);
+    const previous = (o.status as { replicas?: number } | undefined)?.replicas ?? 0;
     o.status = {
       observedGeneration: generation,
-      replicas,
+      replicas: Math.max(replicas, running ? previous : 0),
       unavailableReplicas: replicas,
       updatedReplicas: 0,
       conditions: [
         { type: 'Available', status: replicas === 0 ? 'True' : 'False', reason: 'MinimumReplicasUnavailable' },
       ],
     };
+    const isCurrent = () => (store.get(key)?.object.metadata.generation as number | undefined) === generation;
+    const stopped = running && running.generation !== generation ? stopPod(key, true) : Promise.resolve();
+    if (replicas === 0) {
+      // Scaled to zero: the old pod terminates gracefully, then the Deployment reports no replicas.
+      void stopped.then(() => {
+        const current = store.get(key);
+        if (current && isCurrent()) current.object.status = { observedGeneration: generation, replicas: 0 };
+      });
+      return;
+    }
     later(availableAfterMs, () => {
-      const current = store.get(keyOf(s.info, o.metadata.namespace, o.metadata.name));
-      if (current !== s || (o.metadata.generation as number) !== generation) return;
-      if (options.becomesAvailable && !options.becomesAvailable(o)) return;
-      o.status = {
-        availableReplicas: replicas,
-        conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
-        observedGeneration: generation,
-        readyReplicas: replicas,
-        replicas,
-        updatedReplicas: replicas,
-      };
+      void (async () => {
+        await stopped;
+        if (!isCurrent()) return;
+        let ok = true;
+        if (options.pods) {
+          const url = pods.get(key)?.url ?? (await startPod(key, o, generation));
+          ok = await ready(url, o);
+        }
+        const current = store.get(key);
+        if (!current || !isCurrent()) return;
+        if (!ok || (options.becomesAvailable && !options.becomesAvailable(current.object))) return;
+        current.object.status = {
+          availableReplicas: replicas,
+          conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+          observedGeneration: generation,
+          readyReplicas: replicas,
+          replicas,
+          updatedReplicas: replicas,
+        };
+      })();
     });
   }
 
@@ -385,7 +493,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     else if (existing?.object.status) object.status = existing.object.status;
     const stored: Stored = { info, managers: managersMap, object, owners };
     store.set(key, stored);
-    if (!existing || before !== after) scheduleAvailability(stored);
+    if (!existing || before !== after) scheduleAvailability(key, stored);
     return { status: existing ? 200 : 201, body: object };
   }
 
@@ -397,12 +505,17 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       s.object.metadata.deletionTimestamp ??= new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       s.object.status = { phase: 'Terminating' };
       later(terminationMs, () => {
-        for (const [k, v] of store) if (v.object.metadata.namespace === name) store.delete(k);
+        for (const [k, v] of store) {
+          if (v.object.metadata.namespace !== name) continue;
+          store.delete(k);
+          void stopPod(k, true);
+        }
         store.delete(key);
       });
       return { status: 200, body: s.object };
     }
     store.delete(key);
+    void stopPod(key, true);
     return {
       status: 200,
       body: {
@@ -596,10 +709,28 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         object,
       );
     },
-    remove: (kind, namespace, name) => store.delete(keyOf(infoOfKind(kind), namespace, name)),
+    remove: (kind, namespace, name) => {
+      const key = keyOf(infoOfKind(kind), namespace, name);
+      void stopPod(key, false);
+      return store.delete(key);
+    },
+    endpointOf: (namespace, service) => {
+      const svc = store.get(keyOf(infoOfKind('Service'), namespace, service))?.object;
+      const selector = (svc?.spec as { selector?: Record<string, string> } | undefined)?.selector;
+      if (!selector) return undefined;
+      for (const [key, s] of store) {
+        if (s.info.kind !== 'Deployment' || s.object.metadata.namespace !== namespace) continue;
+        const labels = (s.object.spec as { template?: { metadata?: { labels?: Record<string, string> } } }).template
+          ?.metadata?.labels;
+        if (Object.entries(selector).every(([k, v]) => labels?.[k] === v)) return pods.get(key)?.url;
+      }
+      return undefined;
+    },
     close: async () => {
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      await Promise.all([...pods.keys()].map((k) => stopPod(k, false)));
+      await Promise.all([...stopping]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
