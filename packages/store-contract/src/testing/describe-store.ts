@@ -608,6 +608,10 @@ export function describeStore(options: DescribeStoreOptions): void {
           expect(e.message).toContain('local/support');
           expect(e.status).toBe(503);
           await refusal(store.putEnvironment(environment('third'), opts()), 'corrupt');
+          // flipping the byte back repairs the row: a clean check lifts the lock
+          await h.tamper?.flipObjectByte({ kind: 'deployment', key: 'local/support' });
+          expect((await store.verifyIntegrity()).ok).toBe(true);
+          expect((await store.getDeployment('local', 'support')).value).toEqual(deployment('local', 'support'));
         });
 
         if (caps.reopen) {
@@ -659,6 +663,20 @@ export function describeStore(options: DescribeStoreOptions): void {
           const env0 = await store.getEnvironment('env-0');
           await store.setConfig('env-0', { after: 1 }, opts({ expectedVersion: env0.version }));
         });
+
+        if (caps.tamper) {
+          it('restoring a backup lifts the corrupt lock', async () => {
+            await store.putEnvironment(environment('local', { a: 1 }), opts());
+            const file = h.tempFile('heal.backup');
+            await store.backup(file);
+            await h.tamper?.flipObjectByte({ kind: 'environment', key: 'local' });
+            await refusal(store.getConfig('local'), 'corrupt');
+            await refusal(store.backup(h.tempFile('rotten.backup')), 'corrupt');
+            await store.restore(file, { actor: 'admin' });
+            expect((await store.getConfig('local')).value).toEqual({ a: 1 });
+            expect((await store.verifyIntegrity()).ok).toBe(true);
+          });
+        }
 
         it('verifies a backup completely before replacing anything', async () => {
           await store.putEnvironment(environment('local', { a: 1 }), opts());
