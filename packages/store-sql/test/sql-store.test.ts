@@ -145,6 +145,20 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  it('audit retention by age trims every entry older than the bound and keeps the chain verifiable', async () => {
+    const store = await openSqliteStore({ file: join(tempDir(), 's.db') });
+    let v = (await store.putEnvironment(env('local', { n: 0 }), opts())).version ?? '';
+    for (let i = 1; i <= 4; i++)
+      v = (await store.setConfig('local', { n: i }, opts({ expectedVersion: v }))).version ?? '';
+    await new Promise((r) => setTimeout(r, 20));
+    const report = await store.applyRetention({ audit: { keepDays: 0 } }, { actor: 'admin' });
+    expect(report.auditTrimmed).toMatchObject({ fromSeq: 1, toSeq: 5 });
+    expect((await store.queryAudit()).map((e) => [e.seq, e.action])).toEqual([[6, 'store.retention']]);
+    await store.setConfig('local', { n: 5 }, opts({ expectedVersion: v }));
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 2 });
+    await store.close();
+  });
+
   it('runs versioned migrations once and refuses a database from a newer build', async () => {
     const file = join(tempDir(), 's.db');
     const store = await openSqliteStore({ file });
