@@ -226,6 +226,17 @@ export function createK8sDeployer(options: K8sDeployerOptions = {}): K8sDeployer
   async function editPublished(ctx: PackContext, t: RevisionTarget, change: 'drain' | 'drop'): Promise<void> {
     const current = await readPublishedRoutes(ctx);
     if (!current) return;
+    const routed = current.deployments
+      .find((d) => d.name === t.deployment.name)
+      ?.revisions.find((r) => r.id === t.revision.id && r.weight > 0);
+    if (routed) {
+      // The store says 0 bps, but the router still sends traffic here: stopping it now would fail live requests.
+      throw new EnvPackError(
+        'refused',
+        `${label(ctx, t)}: cannot ${change === 'drain' ? 'drain' : 'archive'}, the published router config (generation ${current.generation}) still routes ${routed.weight} bps to it; publish routes first`,
+        { pack: PACK_ID },
+      );
+    }
     let touched = false;
     const deployments = current.deployments.map((d) => {
       if (d.name !== t.deployment.name) return d;
@@ -235,7 +246,7 @@ export function createK8sDeployer(options: K8sDeployerOptions = {}): K8sDeployer
           touched = true;
           return [];
         }
-        if (r.state === 'draining' || r.weight > 0) return [r];
+        if (r.state === 'draining') return [r];
         touched = true;
         return [{ ...r, state: 'draining' as const, weight: 0 }];
       });

@@ -1,5 +1,7 @@
 // @greentic/deployer-k8s: the greentic.deployer.k8s env-pack — Restricted manifests, minimal RBAC, a typed cluster client.
 
+export type { EndpointResolver, K8sDeployerOptions, K8sDeployerPack } from './deployer';
+export { createDeployer, createK8sDeployer, phaseOf, planK8s } from './deployer';
 export type { K8sObject, KindInfo, KnownKind } from './kinds';
 export { KINDS, kindInfo, objectPath, PACK_ID } from './kinds';
 export type { AccessProbe, ApplyResult, KubeClientOptions } from './kube-client';
