@@ -55,3 +55,18 @@ describe('createCookieSigner', () => {
     );
   });
 });
+
+describe('createCookieSigner caches', () => {
+  it('still refuses a remembered cookie once it expires, and for another deployment', () => {
+    let t = 1_000_000_000_000;
+    const s = createCookieSigner({ keys: ['key-a-0123456789abcdef'], ttlSeconds: 10, now: () => t });
+    const v = s.sign('acme/support', 'r7');
+    expect(s.sign('acme/support', 'r7')).toBe(v);
+    expect(s.verify('acme/support', v)).toBe('r7');
+    expect(s.verify('acme/support', v)).toBe('r7');
+    expect(s.verify('globex/support', v)).toBeUndefined();
+    t += 10_001;
+    expect(s.verify('acme/support', v)).toBeUndefined();
+    expect(s.sign('acme/support', 'r7')).not.toBe(v);
+  });
+});

@@ -43,29 +43,56 @@ export function createCookieSigner(options: CookieSignerOptions): CookieSigner {
   const ttlSeconds = options.ttlSeconds ?? 86_400;
   const now = options.now ?? Date.now;
   const mac = (key: Buffer, payload: string): Buffer => createHmac('sha256', key).update(payload).digest();
+  // HMAC costs microseconds; the proxy signs and verifies on every request. Signing is memoised per target for
+  // the current second (the value only changes when `expires` does), and values that verified are remembered
+  // until they expire (exact strings only: a forged or altered value never hits the cache).
+  const signed = new Map<string, { expires: number; value: string }>();
+  const verified = new Map<string, { deploymentKey: string; revisionId: string; expiresMs: number }>();
+  const VERIFIED_MAX = 10_000;
   return {
     ttlSeconds,
     sign(deploymentKey, revisionId) {
       const expires = Math.floor(now() / 1000) + ttlSeconds;
-      const payload = `${deploymentKey}|${revisionId}|${expires}`;
-      return `${VERSION}.${revisionId}.${expires}.${mac(keys[0]!, payload).toString('base64url')}`;
+      const target = deploymentKey + '|' + revisionId;
+      const memo = signed.get(target);
+      if (memo !== undefined && memo.expires === expires) return memo.value;
+      const payload = `${target}|${expires}`;
+      const value = `${VERSION}.${revisionId}.${expires}.${mac(keys[0]!, payload).toString('base64url')}`;
+      if (signed.size > VERIFIED_MAX) signed.clear();
+      signed.set(target, { expires, value });
+      return value;
     },
     verify(deploymentKey, value) {
-      const a = value.indexOf('.');
-      const b = value.indexOf('.', a + 1);
-      const c = value.indexOf('.', b + 1);
-      if (a !== 2 || b < 0 || c < 0 || !value.startsWith(VERSION)) return undefined;
-      const revisionId = value.slice(a + 1, b);
-      const expiresText = value.slice(b + 1, c);
-      const expires = Number(expiresText);
-      if (!Number.isInteger(expires) || expires * 1000 <= now()) return undefined;
-      const given = Buffer.from(value.slice(c + 1), 'base64url');
-      if (given.length !== 32) return undefined;
-      const payload = `${deploymentKey}|${revisionId}|${expiresText}`;
-      for (const key of keys) {
-        if (timingSafeEqual(mac(key, payload), given)) return revisionId;
+      const hit = verified.get(value);
+      if (hit !== undefined) {
+        // The MAC covers the deployment, so a value verified for one deployment is invalid for any other.
+        if (hit.expiresMs > now()) return hit.deploymentKey === deploymentKey ? hit.revisionId : undefined;
+        verified.delete(value);
+        return undefined;
       }
-      return undefined;
+      return checkSignature(deploymentKey, value);
     },
   };
+
+  function checkSignature(deploymentKey: string, value: string): string | undefined {
+    const a = value.indexOf('.');
+    const b = value.indexOf('.', a + 1);
+    const c = value.indexOf('.', b + 1);
+    if (a !== 2 || b < 0 || c < 0 || !value.startsWith(VERSION)) return undefined;
+    const revisionId = value.slice(a + 1, b);
+    const expiresText = value.slice(b + 1, c);
+    const expires = Number(expiresText);
+    if (!Number.isInteger(expires) || expires * 1000 <= now()) return undefined;
+    const given = Buffer.from(value.slice(c + 1), 'base64url');
+    if (given.length !== 32) return undefined;
+    const payload = `${deploymentKey}|${revisionId}|${expiresText}`;
+    for (const key of keys) {
+      if (timingSafeEqual(mac(key, payload), given)) {
+        if (verified.size >= VERIFIED_MAX) verified.clear();
+        verified.set(value, { deploymentKey, revisionId, expiresMs: expires * 1000 });
+        return revisionId;
+      }
+    }
+    return undefined;
+  }
 }
