@@ -35,6 +35,8 @@ export interface ResolvedDeps {
   readonly metrics: StoreMetrics;
   readonly health: HealthState;
   readonly bodyLimitBytes: number;
+  /** `<actor> <idempotency key>` of the mutating requests this app is running now. */
+  readonly runningKeys: Set<string>;
 }
 
 /** Hono environment of the app: node bindings (absent under `app.request()`), and per-request variables. */
@@ -129,6 +131,7 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
       }),
     health: deps.health ?? createHealthState(),
     bodyLimitBytes: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    runningKeys: new Set(),
   };
   const limit = resolved.bodyLimitBytes;
   const openApi = JSON.stringify(buildOpenApiDocument());

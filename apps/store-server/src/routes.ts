@@ -8,6 +8,7 @@ import {
   type HttpRouteName,
   type MutationOptions,
   type MutationResult,
+  StoreError,
   VERB_ACTIONS,
   type Versioned,
   versionOfEtag,
@@ -56,6 +57,11 @@ interface VerbSpec {
   readonly action: Action | ((body: Json | undefined) => Action);
   /** Whether the route reads a JSON object body. */
   readonly body?: 'required' | 'optional';
+  /**
+   * A list across environments whose items are filtered by the caller's read access: authorization only
+   * requires that the caller holds some grant or rule (an empty list is then a fair answer).
+   */
+  readonly filtered?: boolean;
   /** The environment the action touches (default: the `environment` path parameter, else none). */
   readonly environment?: (call: { params: Params; query: (n: string) => string | undefined }) => string | null;
   run(call: Call): Promise<Outcome>;
@@ -105,6 +111,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
   listEnvironments: {
     action: 'environment.read',
     environment: () => null,
+    filtered: true,
     run: async ({ store, principal }) => ({
       kind: 'page',
       items: (await store.listEnvironments()).filter((e) => canRead(principal, 'environment.read', e.value.name)),
@@ -210,6 +217,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
   listAllDeployments: {
     action: 'deployment.read',
     environment: () => null,
+    filtered: true,
     run: async ({ store, principal }) => ({
       kind: 'page',
       items: (await store.listDeployments()).filter((d) => canRead(principal, 'deployment.read', d.value.environment)),
@@ -706,7 +714,10 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
     c.set('principal', principal);
 
     // 2. authorize (and, for an admin acting for someone, the delegation itself)
-    const decision = authorize(principal, { environment, action });
+    const decision =
+      spec.filtered === true && principal.grants.length + principal.rules.length > 0
+        ? ({ allowed: true } as const)
+        : authorize(principal, { environment, action });
     const onBehalfOf = c.req.header(ON_BEHALF_OF_HEADER);
     const delegation =
       onBehalfOf === undefined
@@ -750,8 +761,24 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
         ...parsePreconditions(c),
       };
     }
-    const result = await spec.run({ c, params, store: deps.store, principal, body: bodyResult.body, options, query });
-    return respond(c, result, query('limit'));
+    // The store guards a key while its transaction runs; this guards it for the whole request on this server
+    // (body, store call, response), so a duplicate that arrives meanwhile is told to retry, not queued.
+    const running = route.mutating ? `${options.actor} ${options.idempotencyKey}` : undefined;
+    if (running !== undefined) {
+      if (deps.runningKeys.has(running)) {
+        throw new StoreError(
+          'idempotency-in-flight',
+          `[store-server] the first request with idempotency key ${JSON.stringify(options.idempotencyKey)} is still running; retry after it finished`,
+        );
+      }
+      deps.runningKeys.add(running);
+    }
+    try {
+      const result = await spec.run({ c, params, store: deps.store, principal, body: bodyResult.body, options, query });
+      return respond(c, result, query('limit'));
+    } finally {
+      if (running !== undefined) deps.runningKeys.delete(running);
+    }
   };
 }
 

@@ -184,9 +184,12 @@ export async function startStoreServer(options: StartStoreServerOptions = {}): P
     closing ??= (async () => {
       health.draining = true;
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections turn idle as their last request finishes: close them as soon as they do.
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 25);
       const timer = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000);
       await done;
+      clearInterval(sweep);
       clearTimeout(timer);
       await integrityChecked;
       if (options.store === undefined) await store.close();
