@@ -82,7 +82,7 @@ export const MIGRATIONS: Record<string, Migration> = {
 export const SCHEMA_VERSION = Object.keys(MIGRATIONS).length;
 
 /** Bring the schema up to date; resolves to the schema version (number of applied migrations). */
-export async function migrate(db: AnyDb, label: string): Promise<number> {
+export async function migrate(db: AnyDb, label: string, schema?: string): Promise<number> {
   // A database written by a newer build has migrations this one does not know: refuse before touching it.
   const known = await sql<{ name: string }>`select name from kysely_migration`.execute(db).then(
     (r) => r.rows.map((row) => row.name),
@@ -96,7 +96,8 @@ export async function migrate(db: AnyDb, label: string): Promise<number> {
     );
   }
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
-  const migrator = new Migrator({ db, provider });
+  // Postgres: name the schema, or kysely would take another schema's migration tables for ours.
+  const migrator = new Migrator({ db, provider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

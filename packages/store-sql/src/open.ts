@@ -130,7 +130,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   let schemaVersion: number;
   try {
-    schemaVersion = await migrate(kysely, label);
+    schemaVersion = await migrate(kysely, label, schema);
   } catch (e) {
     await pool.end().catch(() => undefined);
     throw e;

@@ -227,6 +227,31 @@ export function describeStore(options: DescribeStoreOptions): void {
           'version-conflict',
         );
         expect((await store.getRevision('local', 'support', 'r1')).version).toBe(ready.version);
+        const draining = await store.transitionRevision(
+          'local',
+          'support',
+          'r1',
+          'drain',
+          opts({ expectedVersion: ready.version ?? '' }),
+        );
+        expect(draining.value.state).toBe('draining');
+        const back = await store.transitionRevision(
+          'local',
+          'support',
+          'r1',
+          'cancel-drain',
+          opts({ expectedVersion: draining.version ?? '' }),
+        );
+        expect(back.value.state).toBe('ready');
+        expect(
+          (await store.queryAudit({ action: 'revision.' })).filter((e) => e.outcome === 'applied').map((e) => e.action),
+        ).toEqual([
+          'revision.stage',
+          'revision.warm',
+          'revision.mark-ready',
+          'revision.drain',
+          'revision.cancel-drain',
+        ]);
       });
 
       it('refuses to drain or archive a revision that holds traffic', async () => {
