@@ -45,6 +45,8 @@ export interface HostSnapshot {
   readonly releases: readonly ReleaseInfo[];
   /** `.incoming-*` staging leftovers (a transfer that was cut) and `current.tmp-*` leftovers. */
   readonly leftovers: readonly { readonly path: string; readonly ageMinutes: number }[];
+  /** Releases that side-by-side revision instances (the `release` link of each `<root>/instances/<name>`) point at: never pruned. */
+  readonly inUse: readonly string[];
   /** Exit codes of the service status and health commands (health undefined when not configured). */
   readonly serviceExit: number;
   readonly healthExit: number | undefined;
@@ -70,6 +72,10 @@ if [ -d "$root" ]; then
   for f in current.tmp-* releases/.incoming-*; do
     [ -e "$f" ] || [ -L "$f" ] || continue
     m=$(stat -c %Y "$f" 2>/dev/null || echo "$now"); echo "leftover	$root/$f	$(( (now - m) / 60 ))"
+  done
+  for l in instances/*/release; do
+    [ -L "$l" ] || continue
+    v=$(readlink "$l"); case $v in /*) ;; *) v="$root/$(dirname "$l")/$v" ;; esac; echo "inuse	$v"
   done
   if [ -d releases ]; then
     for d in releases/*/; do
@@ -125,6 +131,7 @@ export async function probeHost(t: HostTarget, opts: { signal?: AbortSignal } = 
   const kv = new Map<string, string>();
   const releases: ReleaseInfo[] = [];
   const leftovers: { path: string; ageMinutes: number }[] = [];
+  const inUse: string[] = [];
   for (const line of r.stdout.split('\n')) {
     if (line.startsWith('rel\t')) {
       const [, name = '', failed, mtime, stampB64, gitHead, failedB64] = line.split('\t');
@@ -140,6 +147,8 @@ export async function probeHost(t: HostTarget, opts: { signal?: AbortSignal } = 
         source: resolveSourceSha({ releaseJsonSha: stampSha(stamp), gitHead: gitHead || undefined, dirName: name }),
         mtime: Number(mtime) || 0,
       });
+    } else if (line.startsWith('inuse\t')) {
+      inUse.push(posix.normalize(line.slice(6)));
     } else if (line.startsWith('leftover\t')) {
       const [, path = '', age] = line.split('\t');
       leftovers.push({ path, ageMinutes: Number(age) || 0 });
@@ -175,6 +184,7 @@ export async function probeHost(t: HostTarget, opts: { signal?: AbortSignal } = 
     truthMarker: kv.has('truth') ? Buffer.from(kv.get('truth') ?? '', 'base64').toString('utf8') : undefined,
     releases: releases.sort((a, b) => releaseTime(b) - releaseTime(a) || b.name.localeCompare(a.name)),
     leftovers,
+    inUse,
     serviceExit: Number(kv.get('service') ?? '1'),
     healthExit: health === undefined ? undefined : Number(health),
   };

@@ -1,6 +1,8 @@
 // @greentic/deployer-host-release: exact-commit releases on plain hosts over the system OpenSSH client (seed 002),
 // package-pin capture, and the greentic.deployer.host-release deployer env-pack.
 
+export type { HostDeployerConfig } from './deployer-pack';
+export { createDeployer, hostTargetFromConfig, parseHostDeployerConfig, planHost } from './deployer-pack';
 export type { ArchiveStream, ResolvedCommit } from './git-source';
 export { archiveCommit, resolveCommit } from './git-source';
 export type { HostSnapshot, ReleaseInfo, ReleaseStamp } from './host-probe';

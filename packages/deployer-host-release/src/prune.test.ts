@@ -30,6 +30,7 @@ const snapshot = (
   // newest first, as probeHost sorts them
   releases: [...releases].reverse(),
   leftovers: [],
+  inUse: [],
   serviceExit: 0,
   healthExit: undefined,
 });

@@ -47,6 +47,7 @@ export function decidePrune(
   for (const r of snap.releases as ReleaseInfo[]) {
     if (r.path === current) kept.push({ path: r.path, why: 'current' });
     else if (r.path === rollback) kept.push({ path: r.path, why: 'rollback target' });
+    else if (snap.inUse.includes(r.path)) kept.push({ path: r.path, why: 'used by a revision instance' });
     else if (r.failed) removed.push({ path: r.path, why: `failed (${r.failedReason ?? 'marked failed'})` });
     else if (good < keep) kept.push({ path: r.path, why: `one of the last ${keep} good releases` });
     else removed.push({ path: r.path, why: `older than the last ${keep} good releases` });

@@ -17,7 +17,8 @@ describe('package pin (archetype B)', () => {
   it('captures the installed version and the pinned binary into a hash-chained audit log, noting changes', async () => {
     const t = host.target(join(host.dir, 'pkg-root'), await freePort());
     const log = join(host.dir, 'pins.jsonl');
-    const version = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'openssh-server'], { encoding: 'utf8' });
+    const dpkgFormat = ['-f=$', '{Version}'].join(''); // dpkg's own ${Version} field syntax, not a JS template
+    const version = execFileSync('dpkg-query', ['-W', dpkgFormat, 'openssh-server'], { encoding: 'utf8' });
     const first = await capturePackage(t, { package: 'openssh-server', binary: '/usr/sbin/sshd' }, { auditLog: log });
     expect(first.capture).toMatchObject({ package: 'openssh-server', version, resolvedBinary: '/usr/sbin/sshd' });
     expect(first.capture.binarySha256).toMatch(/^[0-9a-f]{64}$/);

@@ -158,7 +158,7 @@ export async function startTestHost(): Promise<TestHost> {
 // status = the process is alive AND GET /healthz answers 2xx.
 function supervisorScript(node: string, state: string): string {
   return `#!/bin/sh
-# supervise.sh start|stop|restart|status|stop-all <name> <code-dir> <port>
+# supervise.sh start|stop|restart|alive|status|stop-all <name> <code-dir> <port>
 cmd=$1; name=$2; code=$3; port=$4
 state=${state}
 pidf="$state/$name.pid"
@@ -184,6 +184,7 @@ case $cmd in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
+  alive) alive ;;
   status) alive && ${node} -e "fetch('http://127.0.0.1:$port/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" ;;
   stop-all) for f in "$state"/*.pid; do [ -f "$f" ] || continue; pidf=$f; stop; done ;;
   *) echo "usage: supervise.sh start|stop|restart|status <name> <code-dir> <port>" >&2; exit 2 ;;
@@ -246,10 +247,14 @@ import { readFileSync } from 'node:fs';
 let rel = {};
 try { rel = JSON.parse(readFileSync(new URL('./.release.json', import.meta.url), 'utf8')); } catch {}
 const body = JSON.stringify({ sha: rel.sha ?? null, label: rel.label ?? null, message: ${JSON.stringify(message)} });
-createServer((req, res) => {
-  if (req.url === '/healthz') { res.writeHead(${healthy ? 200 : 500}); res.end(${healthy ? "'ok'" : "'broken build'"}); return; }
-  res.writeHead(200, { 'content-type': 'application/json' }); res.end(body);
+const server = createServer((req, res) => {
+  const url = new URL(req.url, 'http://worker');
+  if (url.pathname === '/healthz') { res.writeHead(${healthy ? 200 : 500}); res.end(${healthy ? "'ok'" : "'broken build'"}); return; }
+  const answer = () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(body); };
+  if (url.pathname === '/slow') { setTimeout(answer, Math.min(Number(url.searchParams.get('ms')) || 0, 60000)); return; }
+  answer();
 }).listen(Number(process.env.PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));
+// SIGTERM: stop accepting, let in-flight requests finish, then exit (what a drain relies on).
+process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeIdleConnections(); });
 `;
 }
