@@ -38,7 +38,13 @@ export async function sqliteHarness(): Promise<StoreHarness> {
 export async function postgresHarness(): Promise<StoreHarness> {
   const schema = `greentic_test_${randomBytes(6).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'greentic-store-pg-'));
-  let store: SqlStore = await openPostgresStore({ url: POSTGRES_URL, schema, maxConnections: 4 });
+  let store: SqlStore;
+  try {
+    store = await openPostgresStore({ url: POSTGRES_URL, schema, maxConnections: 4 });
+  } catch (e) {
+    await dropSchema(schema);
+    throw e;
+  }
   let n = 0;
   return {
     get store() {
