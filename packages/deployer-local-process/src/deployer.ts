@@ -29,6 +29,7 @@ import {
   writeJsonAtomic,
 } from './files';
 import { probe } from './health';
+import { withLock } from './lock';
 import { plan } from './plan';
 import { freePort, isOurs, spawnDetached, stopProcess, whyNotOurs } from './processes';
 
@@ -254,22 +255,34 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
     }
   }
 
+  /** Routes are read-modified-written by drains, archives and publishes: one writer at a time. */
+  async function withRoutesLock<T>(ctx: PackContext, fn: () => Promise<T>): Promise<T> {
+    return await withLock(
+      join(ctx.stateDir, 'locks', 'routes'),
+      `the runtime config of ${ctx.environment.name}`,
+      30_000,
+      fn,
+    );
+  }
+
   /** Rewrite the published routes so the router gives the revision no new sessions (state draining, weight 0). */
-  function markDrainingInRoutes(ctx: PackContext, deployment: string, revision: string, remove: boolean): void {
-    const path = runtimeConfigPath(ctx.stateDir);
-    const current = readJson<RuntimeConfig>(path);
-    if (!current) return;
-    let changed = false;
-    const deployments = current.deployments.map((d) => {
-      if (d.name !== deployment) return d;
-      const revisions = d.revisions.flatMap((r) => {
-        if (r.id !== revision) return [r];
-        changed = true;
-        return remove ? [] : [{ ...r, state: 'draining' as const, weight: 0 }];
+  async function markDrainingInRoutes(ctx: PackContext, deployment: string, revision: string, remove: boolean) {
+    await withRoutesLock(ctx, async () => {
+      const path = runtimeConfigPath(ctx.stateDir);
+      const current = readJson<RuntimeConfig>(path);
+      if (!current) return;
+      let changed = false;
+      const deployments = current.deployments.map((d) => {
+        if (d.name !== deployment) return d;
+        const revisions = d.revisions.flatMap((r) => {
+          if (r.id !== revision) return [r];
+          changed = true;
+          return remove ? [] : [{ ...r, state: 'draining' as const, weight: 0 }];
+        });
+        return { ...d, revisions };
       });
-      return { ...d, revisions };
+      if (changed) writeJsonAtomic(path, { ...current, generation: current.generation + 1, deployments });
     });
-    if (changed) writeJsonAtomic(path, { ...current, generation: current.generation + 1, deployments });
   }
 
   async function liveOf(ctx: PackContext, deployment: string, revision: string): Promise<LiveRevision | undefined> {
@@ -305,6 +318,47 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
       bundleDigest: p.bundleDigest ?? applied.bundleDigest,
       detail: `pid ${rec.pid}`,
     };
+  }
+
+  async function warmLocked(ctx: PackContext, target: RevisionTarget, budget: WaitBudget): Promise<WarmResult> {
+    const applied = apply(ctx, target);
+    const dir = revisionDir(ctx.stateDir, applied.deployment, applied.revision);
+    const existing = readJson<ProcessRecord>(join(dir, 'process.json'));
+    if (existing && isOurs(existing)) {
+      if (existing.draining) {
+        throw fail('refused', `${label(target)} is draining; wait for the drain to finish, then warm it again`);
+      }
+      return await awaitHealthy(ctx, target, applied, existing, budget); // idempotent: the same process
+    }
+    if (existing) removeFile(join(dir, 'process.json')); // died or pid reused: start afresh
+    const rec = await start(ctx, applied);
+    return await awaitHealthy(ctx, target, applied, rec, budget);
+  }
+
+  async function drainLocked(ctx: PackContext, target: RevisionTarget, budget: WaitBudget): Promise<void> {
+    const dir = revisionDir(ctx.stateDir, target.deployment.name, target.revision.id);
+    await markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, false);
+    const rec = readJson<ProcessRecord>(join(dir, 'process.json'));
+    if (!rec) return; // nothing runs: already drained
+    if (!rec.draining) writeJsonAtomic(join(dir, 'process.json'), { ...rec, draining: true });
+    // The worker finishes in-flight requests on SIGTERM; SIGKILL only when the budget runs out.
+    const how = await stopProcess(rec, budget.timeoutMs);
+    if (how === 'killed') {
+      ctx.log?.(
+        `[${PACK_ID}] ${label(target)}: in-flight work did not finish within ${budget.timeoutMs} ms; worker killed`,
+      );
+    }
+    removeFile(join(dir, 'process.json'));
+    // Stopped: its endpoint is dead, so it leaves the routes (pinned sessions re-pin elsewhere).
+    await markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, true);
+  }
+
+  async function archiveLocked(ctx: PackContext, target: RevisionTarget): Promise<void> {
+    const dir = revisionDir(ctx.stateDir, target.deployment.name, target.revision.id);
+    const rec = readJson<ProcessRecord>(join(dir, 'process.json'));
+    if (rec) await stopProcess(rec, stopGraceMs);
+    await markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, true);
+    rmSync(dir, { recursive: true, force: true });
   }
 
   const pack: DeployerPack = {
@@ -358,46 +412,20 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
     },
 
     async warm(ctx, target, budget) {
-      const applied = apply(ctx, target);
-      const dir = revisionDir(ctx.stateDir, applied.deployment, applied.revision);
-      const existing = readJson<ProcessRecord>(join(dir, 'process.json'));
-      if (existing && isOurs(existing)) {
-        if (existing.draining) {
-          throw fail('refused', `${label(target)} is draining; wait for the drain to finish, then warm it again`);
-        }
-        return await awaitHealthy(ctx, target, applied, existing, budget); // idempotent: the same process
-      }
-      if (existing) removeFile(join(dir, 'process.json')); // died or pid reused: start afresh
-      const rec = await start(ctx, applied);
-      return await awaitHealthy(ctx, target, applied, rec, budget);
+      const dir = revisionDir(ctx.stateDir, target.deployment.name, target.revision.id);
+      return await withLock(dir, label(target), budget.timeoutMs, () => warmLocked(ctx, target, budget));
     },
 
     async drain(ctx, target, budget) {
       refuseWithWeight(target, 'drain');
       const dir = revisionDir(ctx.stateDir, target.deployment.name, target.revision.id);
-      markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, false);
-      const rec = readJson<ProcessRecord>(join(dir, 'process.json'));
-      if (!rec) return; // nothing runs: already drained
-      if (!rec.draining) writeJsonAtomic(join(dir, 'process.json'), { ...rec, draining: true });
-      // The worker finishes in-flight requests on SIGTERM; SIGKILL only when the budget runs out.
-      const how = await stopProcess(rec, budget.timeoutMs);
-      if (how === 'killed') {
-        ctx.log?.(
-          `[${PACK_ID}] ${label(target)}: in-flight work did not finish within ${budget.timeoutMs} ms; worker killed`,
-        );
-      }
-      removeFile(join(dir, 'process.json'));
-      // Stopped: its endpoint is dead, so it leaves the routes (pinned sessions re-pin elsewhere).
-      markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, true);
+      await withLock(dir, label(target), budget.timeoutMs + 10_000, () => drainLocked(ctx, target, budget));
     },
 
     async archive(ctx, target) {
       refuseWithWeight(target, 'archive');
       const dir = revisionDir(ctx.stateDir, target.deployment.name, target.revision.id);
-      const rec = readJson<ProcessRecord>(join(dir, 'process.json'));
-      if (rec) await stopProcess(rec, stopGraceMs);
-      markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, true);
-      rmSync(dir, { recursive: true, force: true });
+      await withLock(dir, label(target), stopGraceMs + 30_000, () => archiveLocked(ctx, target));
       const parent = dirname(dir);
       if (existsSync(parent) && readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true });
     },
@@ -439,12 +467,14 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
           `runtime config for ${cfg.environment} breaks the routing rules, nothing published: ${problems.join('; ')}`,
         );
       }
-      const path = runtimeConfigPath(ctx.stateDir);
-      const current = readJson<RuntimeConfig>(path);
-      if (current && JSON.stringify(current.deployments) === JSON.stringify(cfg.deployments)) return; // idempotent
-      // The generation only grows, even when another writer (a drain) bumped it in between.
-      const generation = current ? Math.max(cfg.generation, current.generation + 1) : cfg.generation;
-      writeJsonAtomic(path, { ...cfg, generation });
+      await withRoutesLock(ctx, async () => {
+        const path = runtimeConfigPath(ctx.stateDir);
+        const current = readJson<RuntimeConfig>(path);
+        if (current && JSON.stringify(current.deployments) === JSON.stringify(cfg.deployments)) return; // idempotent
+        // The generation only grows, even when another writer (a drain) bumped it in between.
+        const generation = current ? Math.max(cfg.generation, current.generation + 1) : cfg.generation;
+        writeJsonAtomic(path, { ...cfg, generation });
+      });
     },
   };
   return pack;

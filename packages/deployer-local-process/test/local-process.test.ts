@@ -78,6 +78,24 @@ describe('greentic.deployer.local-process', () => {
     expect(f.spawnedPids()).toHaveLength(1);
   });
 
+  it('two commands warming the same revision at once take turns and share one worker', async () => {
+    const t = f.healthyTarget('support', 'acme', 'r11');
+    const other = createDeployer({
+      config: { bundlesDir: fileURLToPath(new URL('../../../examples/', import.meta.url)) },
+    });
+    const [a, b] = await Promise.all([
+      f.pack.warm(ctx, t, { timeoutMs: 15_000 }),
+      other.warm(ctx, t, { timeoutMs: 15_000 }),
+    ]);
+    expect(a.endpoint).toBe(b.endpoint);
+    expect(f.spawnedPids()).toHaveLength(1);
+    expect(readdirSync(join(ctx.stateDir, 'revisions', 'support', 'r11')).sort()).toEqual([
+      'process.json',
+      'revision.json',
+      'worker.log',
+    ]);
+  });
+
   it('starts workers detached: they outlive the command that started them', async () => {
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     expect(

@@ -21,7 +21,7 @@ export function createFixtures(): DeployerFixtures {
       weight: 0,
     };
   };
-  const grant = (p: Permission[]) => ({ value: JSON.stringify(p) });
+  const grant = (p: readonly Permission[]) => ({ value: JSON.stringify(p) });
   const needs = pack.credentials.requirements({ environment, stateDir: '' });
   const worker = (t: RevisionTarget) => pack.workers.get(`${t.deployment.name}/${t.revision.id}`)!;
   return {
