@@ -4,9 +4,11 @@ import { DispatcherError } from './errors';
 
 export const USAGE = `greentic-dispatcher: route each request to a revision (traffic dial, sticky sessions, drain)
 
-Usage: greentic-dispatcher --config-dir DIR [options]
+Usage: greentic-dispatcher (--config-dir DIR | --store-url URL) [options]
 
   --config-dir DIR         folder holding runtime-config.json (ConfigMap mount or <stateDir>/runtime-config)
+  --store-url URL          follow the runtime config in the store (conditional GET, backoff);
+                           bearer token from GREENTIC_STORE_TOKEN
   --config-file NAME       file name in that folder (default runtime-config.json)
   --listen HOST:PORT       proxy listener (default 127.0.0.1:8080)
   --admin-listen HOST:PORT /healthz /readyz /metrics /admin/revisions (default 127.0.0.1:8081)
@@ -36,6 +38,7 @@ export function parseDispatcherArgs(argv: readonly string[], env: NodeJS.Process
       options: {
         'config-dir': { type: 'string' },
         'config-file': { type: 'string' },
+        'store-url': { type: 'string' },
         listen: { type: 'string' },
         'admin-listen': { type: 'string' },
         'trusted-cidrs': { type: 'string' },
@@ -53,10 +56,17 @@ export function parseDispatcherArgs(argv: readonly string[], env: NodeJS.Process
   }
   if (values.help) throw new DispatcherError('invalid-option', USAGE);
   const configDir = values['config-dir'] as string | undefined;
-  if (configDir === undefined) {
+  const storeUrl = values['store-url'] as string | undefined;
+  if ((configDir === undefined) === (storeUrl === undefined)) {
     throw new DispatcherError(
       'invalid-option',
-      `--config-dir is required (the folder holding runtime-config.json)\n\n${USAGE}`,
+      `give exactly one of --config-dir (the folder holding runtime-config.json) or --store-url\n\n${USAGE}`,
+    );
+  }
+  if (storeUrl !== undefined && !URL.canParse(storeUrl)) {
+    throw new DispatcherError(
+      'invalid-option',
+      `--store-url "${storeUrl}" is not a URL; write it like http://127.0.0.1:7070/...`,
     );
   }
   const cookieEnv = (values['cookie-keys'] as string | undefined) ?? 'GREENTIC_COOKIE_KEYS';
@@ -79,7 +89,9 @@ export function parseDispatcherArgs(argv: readonly string[], env: NodeJS.Process
   const redisUrl = (values['redis-url'] as string | undefined) ?? env.GREENTIC_REDIS_URL;
   const trustSecret = env[secretEnv];
   return {
-    configDir,
+    ...(configDir !== undefined ? { configDir } : {}),
+    ...(storeUrl !== undefined ? { storeUrl } : {}),
+    ...(env.GREENTIC_STORE_TOKEN ? { storeToken: env.GREENTIC_STORE_TOKEN } : {}),
     listen: (values.listen as string | undefined) ?? '127.0.0.1:8080',
     adminListen: (values['admin-listen'] as string | undefined) ?? '127.0.0.1:8081',
     ...(values['config-file'] !== undefined ? { configFile: values['config-file'] as string } : {}),

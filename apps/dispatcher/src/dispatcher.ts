@@ -25,6 +25,7 @@ import { DispatcherError, type DispatcherErrorCode, PROBLEMS, problemBody } from
 import { createMetrics, type RevisionStats } from './metrics';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers';
 import { createRedisPinStore } from './redis-pin-store';
+import { createStoreConfigSource } from './store-config-source';
 
 /** How to start a dispatcher. Only a config source is required. */
 export interface DispatcherOptions {
@@ -32,8 +33,12 @@ export interface DispatcherOptions {
   readonly configDir?: string;
   /** The file name in `configDir` (default `runtime-config.json`). */
   readonly configFile?: string;
-  /** Any other config source (the store, …); takes precedence over `configDir`. */
+  /** Any other config source; takes precedence over `storeUrl` and `configDir`. */
   readonly configSource?: ConfigSource;
+  /** Follow the runtime config in the store: a URL answering GET with the runtime config and an ETag. */
+  readonly storeUrl?: string;
+  /** Bearer token for `storeUrl` (from an env var; never logged). */
+  readonly storeToken?: string;
   /** `host:port` for proxied traffic (default `127.0.0.1:8080`; port 0 picks a free port). */
   readonly listen?: string;
   /** `host:port` for /healthz, /readyz, /metrics and /admin/revisions (default: the listen host, a free port). */
@@ -141,6 +146,12 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const source =
     options.configSource ??
+    (options.storeUrl !== undefined
+      ? createStoreConfigSource({
+          url: options.storeUrl,
+          ...(options.storeToken ? { headers: { authorization: `Bearer ${options.storeToken}` } } : {}),
+        })
+      : undefined) ??
     (options.configDir !== undefined
       ? createFolderConfigSource({
           dir: options.configDir,
@@ -150,7 +161,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   if (source === undefined) {
     throw new DispatcherError(
       'invalid-option',
-      'no runtime config source; pass configDir (--config-dir) or configSource',
+      'no runtime config source; pass configDir (--config-dir), storeUrl (--store-url) or configSource',
     );
   }
   const listen = parseListen(options.listen ?? '127.0.0.1:8080', 'listen');

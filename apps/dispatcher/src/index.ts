@@ -9,3 +9,5 @@ export type { DispatcherErrorCode } from './errors';
 export { DispatcherError, PROBLEMS } from './errors';
 export type { RedisPinStore, RedisPinStoreOptions } from './redis-pin-store';
 export { createRedisPinStore } from './redis-pin-store';
+export type { StoreConfigSourceOptions } from './store-config-source';
+export { createStoreConfigSource } from './store-config-source';

@@ -28,7 +28,7 @@ describe('parseDispatcherArgs', () => {
   });
 
   it('refuses a missing --config-dir, an unknown flag and an empty key variable, naming the fix', () => {
-    expect(() => parseDispatcherArgs([], {})).toThrow(/--config-dir is required/);
+    expect(() => parseDispatcherArgs([], {})).toThrow(/exactly one of --config-dir .* or --store-url/);
     expect(() => parseDispatcherArgs(['--config-dir', 'x', '--frobnicate'], {})).toThrow(/frobnicate/);
     expect(() => parseDispatcherArgs(['--config-dir', 'x', '--cookie-keys', 'NOPE'], {})).toThrow(
       /--cookie-keys NOPE: that environment variable is empty/,

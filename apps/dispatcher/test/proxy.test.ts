@@ -111,6 +111,11 @@ describe('proxying', () => {
     expect(r.headers['content-type']).toBe('application/problem+json');
     expect(JSON.parse(r.text)).toMatchObject({ status: 404, code: 'no-route' });
     expect(r.text).not.toContain('acme');
+    // The host is acme's, but the tenant header says globex: no worker of acme answers it.
+    const foreign = await get(dispatcher.url, '/', { ...host, 'x-greentic-tenant': 'globex' });
+    expect(foreign.status).toBe(404);
+    expect(foreign.worker).toBeUndefined();
+    expect((await get(dispatcher.url, '/', { ...host, 'x-greentic-tenant': 'acme' })).worker).toBe('blue');
   });
 
   it('answers 502 upstream-unavailable when the revision refuses connections', async () => {
