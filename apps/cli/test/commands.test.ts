@@ -295,4 +295,78 @@ describe.each(['local', 'remote'] as const)('gtc op against the %s store', (back
     expect(bad.code).toBe(EXIT_CODES.usage);
     expect(bad.stderr).toContain('/name');
   });
+
+  it('bootstraps credentials from a master grant (mode B), rotates to a verified key (mode A), refuses extra rights', async () => {
+    const stateDir = join(env.GREENTIC_HOME!, 'state/local/greentic.deployer.local-process');
+    const needed = [
+      { resource: 'process', verbs: ['signal', 'spawn'], scope: 'host' },
+      { resource: `file:${stateDir}`, verbs: ['read', 'write'], scope: 'host' },
+      { resource: 'net:127.0.0.1', verbs: ['connect', 'listen'], scope: 'host' },
+    ];
+    const master = {
+      subject: 'root',
+      permissions: [...needed, { resource: 'net:*', verbs: ['connect'], scope: 'host' }],
+    };
+    const out = join(home.dir, `rules-${backend}`);
+    const boot = await ok(
+      ['op', 'credentials', 'bootstrap', '--master-stdin', '--out', out, '--json'],
+      JSON.stringify(master),
+    );
+    const files = boot.json<{ files: string[] }>().files;
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(existsSync(join(out, f))).toBe(true);
+    expect(boot.stdout).not.toContain('net:*');
+
+    await ok(
+      ['op', 'secrets', 'set', 'deployer/key-v2'],
+      JSON.stringify({ subject: 'gtc-deployer', permissions: needed }),
+    );
+    const rotated = await ok(['op', 'credentials', 'rotate', '--key-ref', 'secret://local/deployer/key-v2', '--json']);
+    expect(rotated.json<{ subject: string }>().subject).toBe('gtc-deployer');
+    const record = await ok(['op', 'credentials', 'requirements', '--json']);
+    expect(record.json<{ record: { secretRef: string } }>().record.secretRef).toBe('secret://local/deployer/key-v2');
+
+    await ok(['op', 'secrets', 'set', 'deployer/too-much'], JSON.stringify(master));
+    const refused = await run(['op', 'credentials', 'rotate', '--key-ref', 'secret://local/deployer/too-much']);
+    expect(refused.code).toBe(EXIT_CODES.forbidden);
+    expect(refused.stderr).toContain('extra (remove them): net:*');
+  });
+
+  it('renders a Kubernetes environment into a folder, then again without changes, leaving foreign files alone', async () => {
+    await ok(['op', 'env', 'create', 'zain-prod', '--deployer', 'greentic.deployer.k8s', '--config', 'namespace=zain']);
+    const out = join(home.dir, `k8s-${backend}`);
+    const first = await ok(['op', 'env', 'render', 'zain-prod', '--out', out, '--json']);
+    const added = first.json<{ added: string[] }>().added;
+    expect(added.length).toBeGreaterThan(0);
+    writeFileSync(join(out, 'mine.yaml'), 'kind: NotOurs\n');
+    const second = await ok(['op', 'env', 'render', 'zain-prod', '--out', out, '--json']);
+    expect(second.json<{ added: string[]; changed: string[]; removed: string[] }>()).toMatchObject({
+      added: [],
+      changed: [],
+      removed: [],
+    });
+    expect(readFileSync(join(out, 'mine.yaml'), 'utf8')).toBe('kind: NotOurs\n');
+    const local = await run(['op', 'env', 'render', 'local', '--out', out]);
+    expect(local.code).toBe(EXIT_CODES.usage);
+    expect(local.stderr).toContain('has no declarative form');
+  });
+
+  it('deletes an empty environment and refuses one that still has deployments', async () => {
+    await ok(['op', 'env', 'delete', 'zain-prod']);
+    expect((await run(['op', 'env', 'get', 'zain-prod'])).code).toBe(EXIT_CODES['not-found']);
+    const refused = await run(['op', 'env', 'delete', 'local']);
+    expect(refused.code).toBe(EXIT_CODES.conflict);
+    expect(refused.stderr).toContain('environment local still has 1 deployment(s): support');
+  });
+
+  it('restores a verified backup, refusing an older one unless forced', async () => {
+    const file = join(home.dir, `backup-${backend}.db`);
+    await ok(['op', 'config', 'set', 'after.backup=yes']);
+    const older = await run(['op', 'store', 'restore', file]);
+    expect(older.code).not.toBe(0);
+    expect((await ok(['op', 'config', 'get', 'after.backup'])).stdout.trim()).toBe('yes');
+    const forced = await ok(['op', 'store', 'restore', file, '--force', '--json']);
+    expect(forced.json<{ forced: boolean }>().forced).toBe(true);
+    expect((await run(['op', 'config', 'get', 'after.backup'])).code).toBe(EXIT_CODES['not-found']);
+  });
 });

@@ -1,15 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { CommandIO } from '../base-command';
 import { CliError } from '../cli-error';
 import type { Session } from '../session';
-
-interface PackageJson {
-  main?: string;
-  exports?: unknown;
-  greentic?: { packs?: { id: string; conformance?: string }[] };
-}
+import { packModule } from './pack-module';
 
 /**
  * Run @greentic/conformance against an installed deployer. The pack's package names its fixtures factory in its
@@ -22,30 +14,26 @@ export async function runPackConformance(io: CommandIO, s: Session, packId: stri
       code: 'unsupported',
     });
   }
-  if (!reg.packageDir) {
+  const loaded = await packModule(s.registry, packId);
+  if (!loaded) {
     throw new CliError(
       'usage',
       `${packId} was registered in-process; run its suite with describeDeployer in its tests`,
-      { code: 'unsupported' },
+      {
+        code: 'unsupported',
+      },
     );
   }
-  const pkg = JSON.parse(readFileSync(join(reg.packageDir, 'package.json'), 'utf8')) as PackageJson;
-  const exportName = pkg.greentic?.packs?.find((p) => p.id === packId)?.conformance;
+  const exportName = loaded.pkg.greentic?.packs?.find((p) => p.id === packId)?.conformance;
   if (!exportName) {
-    throw new CliError('usage', `${reg.packageName} declares no conformance fixtures for ${packId}`, {
+    throw new CliError('usage', `${loaded.packageName} declares no conformance fixtures for ${packId}`, {
       code: 'unsupported',
       hint: `add "conformance": "<export>" to its greentic.packs entry, naming a function that returns DeployerFixtures`,
     });
   }
-  const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'];
-  const entry =
-    typeof dot === 'string'
-      ? dot
-      : (((dot as Record<string, unknown> | undefined)?.default as string | undefined) ?? pkg.main ?? 'index.js');
-  const mod = (await import(pathToFileURL(join(reg.packageDir, entry)).href)) as Record<string, unknown>;
-  const create = mod[exportName];
+  const create = loaded.mod[exportName];
   if (typeof create !== 'function') {
-    throw new CliError('failed', `${reg.packageName} exports no function ${exportName}`, { code: 'invalid-pack' });
+    throw new CliError('failed', `${loaded.packageName} exports no function ${exportName}`, { code: 'invalid-pack' });
   }
   const { runConformance } = await import('@greentic/conformance');
   const report = await runConformance({

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { CliError, toReport } from '../src/index';
+import { explainConflict, parsePairs } from '../src/ops/common';
+import { Printer } from '../src/output';
+import { Capture } from './helpers';
+
+function storeError(code: string, details: Record<string, unknown> = {}): Error {
+  return Object.assign(new Error(`[store] ${code}`), { name: 'StoreError', code, details });
+}
+
+describe('conflicts', () => {
+  it('tells the operator what changed and how to retry, and exits with the conflict code', async () => {
+    const error = await explainConflict(
+      'the traffic of local/support',
+      'gtc op traffic set support r8=100',
+      async () => {
+        throw storeError('version-conflict', { currentVersion: 'v4-abc' });
+      },
+      async () => 'r7=50 r8=50',
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    const report = toReport(error).error;
+    expect(report.exitCode).toBe(4);
+    expect(report.message).toBe(
+      'the traffic of local/support was changed by someone else since this command read it (now at version v4-abc); it is now: r7=50 r8=50; nothing was changed',
+    );
+    expect(report.hint).toBe('check the new state, then run again: gtc op traffic set support r8=100');
+  });
+
+  it('passes other errors through untouched', async () => {
+    const original = storeError('forbidden');
+    await expect(explainConflict('x', 'y', async () => Promise.reject(original))).rejects.toBe(original);
+  });
+});
+
+describe('key=value input', () => {
+  it('reads numbers and booleans as such, quoted values as strings, and refuses a pair without =', () => {
+    expect(parsePairs(['a=1', 'b=true', 'c="8080"', 'd=x=y'], 'config')).toEqual({
+      a: 1,
+      b: true,
+      c: '8080',
+      d: 'x=y',
+    });
+    expect(() => parsePairs(['novalue'], 'config')).toThrow(/"novalue" is not key=value/);
+  });
+});
+
+describe('terminal output', () => {
+  it('draws a spinner only when stderr is a terminal, and colours only without NO_COLOR', async () => {
+    const out = new Capture();
+    const err = Object.assign(new Capture(), { isTTY: true });
+    const tty = new Printer(Object.assign(out, { isTTY: true }), err, {});
+    await tty.spin('warming r1', () => new Promise((r) => setTimeout(r, 150)));
+    expect(err.text).toContain('warming r1');
+    expect(tty.style('red', 'x')).toBe('\u001b[31mx\u001b[39m');
+
+    const plainErr = new Capture();
+    const piped = new Printer(new Capture(), plainErr, {});
+    await piped.spin('warming r1', async () => undefined);
+    expect(plainErr.text).toBe('');
+    expect(piped.style('red', 'x')).toBe('x');
+
+    const noColor = new Printer(Object.assign(new Capture(), { isTTY: true }), new Capture(), { NO_COLOR: '1' });
+    expect(noColor.style('red', 'x')).toBe('x');
+  });
+});
