@@ -430,6 +430,11 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
     body: 'required',
     run: async ({ store, body, options }) => {
       // A caller may send the hash of a token it made, or let the server mint one (shown once, never stored).
+      for (const key of ['hash', 'id', 'actor'] as const) {
+        if (body[key] !== undefined && typeof body[key] !== 'string') {
+          fail(400, 'invalid', `[store-server] token: ${key} must be a string`);
+        }
+      }
       let token: string | undefined;
       let input = body;
       if (body.hash === undefined) {
