@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BASIS_POINTS_TOTAL,
@@ -132,9 +134,37 @@ async function withScope(f: DeployerFixtures, body: (s: Scope) => Promise<void>)
   }
 }
 
-async function defaultInFlight(endpoint: string, ms: number): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${endpoint}/slow?ms=${ms}`, { signal: AbortSignal.timeout(ms + 30_000) });
-  return { status: res.status, body: await res.text() };
+/**
+ * The default in-flight request: `GET <endpoint>/slow?ms=<ms>` over a fresh connection. `sent` resolves once the
+ * request is written to a connected socket, so the check knows the worker has it before draining.
+ */
+function defaultInFlight(
+  endpoint: string,
+  ms: number,
+): { sent: Promise<void>; answer: Promise<{ status: number; body: string }> } {
+  let markSent: () => void = () => {};
+  const sent = new Promise<void>((resolve) => {
+    markSent = resolve;
+  });
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = endpoint.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = request(`${endpoint}/slow?ms=${ms}`, { agent: false, timeout: ms + 30_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${ms + 30_000} ms`)));
+    req.on('error', (e) => {
+      markSent();
+      reject(e);
+    });
+    req.end(() => markSent());
+  });
+  return { sent, answer };
 }
 
 /** Every rule a runtime config must keep, checked against what the store wants and what runs. */
@@ -406,7 +436,8 @@ const drainInFlight: Check = {
   title: 'drain lets in-flight requests finish and gives the draining revision no new session',
   async run(f, t) {
     const D = 'conf-drain';
-    const send = f.inFlightRequest?.bind(f) ?? defaultInFlight;
+    const send = (endpoint: string, ms: number) =>
+      f.inFlightRequest ? { sent: sleep(300), answer: f.inFlightRequest(endpoint, ms) } : defaultInFlight(endpoint, ms);
     await withScope(f, async (s) => {
       const old = s.track(f.healthyTarget(D, 'tenant-a', 'r1'));
       const next = s.track(f.healthyTarget(D, 'tenant-a', 'r2'));
@@ -418,8 +449,10 @@ const drainInFlight: Check = {
       const routed = desired(f, [at(old, 'ready', 0), at(next, 'ready', BASIS_POINTS_TOTAL)]);
       await f.pack.publishRoutes(f.ctx, f.pack.runtimeConfig(routed, live, 1));
 
-      const inFlight = settle(send(wOld.endpoint, t.inFlightMs), t.inFlightMs + t.drainMs + 30_000);
-      await sleep(Math.min(300, t.inFlightMs / 4)); // let the request reach the worker
+      const request = send(wOld.endpoint, t.inFlightMs);
+      const inFlight = settle(request.answer, t.inFlightMs + t.drainMs + 30_000);
+      await request.sent;
+      await sleep(Math.min(100, t.inFlightMs / 4)); // let the worker read it before the drain begins
       const draining = settle(f.pack.drain(f.ctx, at(old, 'draining'), { timeoutMs: t.drainMs }), t.drainMs + 30_000);
 
       if (f.publishedRoutes) {
@@ -471,7 +504,7 @@ const drainInFlight: Check = {
         n?.phase === 'running' && n.endpoint === wNext.endpoint,
         `draining ${name(old)} disturbed ${name(next)} (${n?.phase} at ${n?.endpoint})`,
       );
-      const late = await settle(send(wOld.endpoint, 0), 10_000);
+      const late = await settle(send(wOld.endpoint, 0).answer, 10_000);
       expect(
         !late?.ok || late.value.status >= 500 || late.value.status === 404,
         `${name(old)} still accepts new requests after drain`,
