@@ -1,4 +1,4 @@
-import { Builtins, Cli } from 'clipanion';
+import { Builtins, Cli, type Command } from 'clipanion';
 import * as audit from './commands/audit';
 import * as bundles from './commands/bundles';
 import * as config from './commands/config';
@@ -12,6 +12,8 @@ import * as store from './commands/store';
 import * as traffic from './commands/traffic';
 import type { GtcContext } from './context';
 import { useColor } from './context';
+import { EXIT_CODES } from './exit-codes';
+import { toReport } from './report-error';
 
 /** The version printed by `gtc --version`; kept in step with package.json by the build (tsup `define`). */
 declare const __GTC_VERSION__: string | undefined;
@@ -79,5 +81,19 @@ export async function runGtc(argv: readonly string[], options: RunOptions): Prom
     cwd: options.cwd ?? process.cwd(),
     colorDepth: colored ? 8 : 1,
   };
-  return createCli({ colored }).run([...argv], context);
+  const cli = createCli({ colored });
+  let command: Command<GtcContext>;
+  try {
+    // Parsing (paths, options, typanion validators) happens here: a mistake on the command line is a usage
+    // error (exit 2) that changed nothing, reported on stderr (or as JSON on stdout with --json).
+    command = cli.process([...argv], context);
+  } catch (error) {
+    if (argv.includes('--json')) {
+      const report = toReport(error instanceof Error ? error : new Error(String(error)));
+      const usage = { ...report.error, code: 'usage', family: 'usage' as const, exitCode: EXIT_CODES.usage };
+      context.stdout.write(`${JSON.stringify({ error: usage }, null, 2)}\n`);
+    } else context.stderr.write(cli.error(error, { colored }));
+    return EXIT_CODES.usage;
+  }
+  return cli.run(command, context);
 }

@@ -30,7 +30,8 @@ export class Printer {
     env: Readonly<Record<string, string | undefined>>,
   ) {
     this.color = useColor(env, stdout);
-    this.interactive = isTty(stderr) && env.CI === undefined;
+    // A spinner only for a person watching a terminal: not when the output is piped or captured, not in CI.
+    this.interactive = isTty(stdout) && isTty(stderr) && env.CI === undefined;
   }
 
   style(style: Style, text: string): string {

@@ -70,8 +70,11 @@ describe('gtc command surface', () => {
 
   it('refuses a bad name before touching any store, with the usage exit code', async () => {
     const r = await gtc(['op', 'env', 'get', 'Not_A_Name']);
-    expect(r.code).not.toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/env/i);
+    expect(r.code).toBe(EXIT_CODES.usage);
+    expect(r.stderr).toContain('env');
+    const unknown = await gtc(['op', 'trafic', 'set', '--json']);
+    expect(unknown.code).toBe(EXIT_CODES.usage);
+    expect(unknown.json<{ error: { family: string } }>().error.family).toBe('usage');
   });
 
   it('refuses hand-typed traffic that does not sum to 100 with exit 2 and says how to write it', async () => {

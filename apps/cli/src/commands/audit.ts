@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { GtcCommand } from '../base-command';
-import { isName, isPositive } from './validators';
+import { isName, isOutcome, isPositive } from './validators';
 
 export class AuditListCommand extends GtcCommand {
   static override paths = [['op', 'audit', 'list']];
@@ -13,7 +13,7 @@ export class AuditListCommand extends GtcCommand {
     ],
   });
   envName = Option.String('--env,-e', { validator: isName, description: 'Only this environment' });
-  outcome = Option.String('--outcome', { description: 'applied or refused' });
+  outcome = Option.String('--outcome', { validator: isOutcome, description: 'applied or refused' });
   limit = Option.String('--limit', { validator: isPositive, description: 'At most this many (default 20)' });
   async run() {
     return (await import('../ops/audit')).listAudit(this.io(), {

@@ -15,3 +15,4 @@ export const isSlot = t.isEnum(['deployer', 'secrets', 'telemetry', 'sessions', 
 /** Seconds to wait, 1 to 3600. */
 export const isSeconds = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 3600)]);
 export const isPositive = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 100_000)]);
+export const isOutcome = t.isEnum(['applied', 'refused'] as const);

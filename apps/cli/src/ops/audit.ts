@@ -1,20 +1,16 @@
 import type { CommandIO } from '../base-command';
-import { CliError } from '../cli-error';
 
 export interface AuditListInput {
   readonly environment: string | undefined;
-  readonly outcome: string | undefined;
+  readonly outcome: 'applied' | 'refused' | undefined;
   readonly limit: number;
 }
 
 export async function listAudit(io: CommandIO, input: AuditListInput): Promise<number> {
-  if (input.outcome !== undefined && input.outcome !== 'applied' && input.outcome !== 'refused') {
-    throw new CliError('usage', `--outcome must be applied or refused, got "${input.outcome}"`, { code: 'invalid' });
-  }
   const s = await io.session();
   const all = await s.store.queryAudit({
     ...(input.environment ? { environment: input.environment } : {}),
-    ...(input.outcome ? { outcome: input.outcome as 'applied' | 'refused' } : {}),
+    ...(input.outcome ? { outcome: input.outcome } : {}),
     limit: 10_000,
   });
   const entries = all.slice(-input.limit).reverse();
