@@ -11,7 +11,12 @@ describe('runConformance', () => {
       only: ['credentials-verify', 'archive-refused-with-weight'],
       create: () => {
         const f = createFixtures();
-        return { ...f, cleanup: async () => void (cleaned = true) };
+        return {
+          ...f,
+          cleanup: async () => {
+            cleaned = true;
+          },
+        };
       },
       onResult: (r) => seen.push(`${r.id}:${r.passed}`),
     });
