@@ -10,7 +10,7 @@ const HELLO = resolve(import.meta.dirname, '../../../examples/hello-worker');
 
 // The same command set, run in-process with captured output, against the local SQLite store and against a real
 // greentic-store-server process (HTTP). Workers are real local processes; every test leaves nothing running.
-describe.each(['local', 'remote'] as const)('gtc op against the %s store', (backend) => {
+describe.each(['local', 'remote'] as const)('gtc op against the %s store', { timeout: 90_000 }, (backend) => {
   let home: { dir: string; remove: () => void };
   let server: StoreServerProcess | undefined;
   let env: Record<string, string>;

@@ -20,7 +20,7 @@ describe('gtc op env-packs conformance', () => {
     expect(report.checks.map((c) => c.id)).toEqual(
       expect.arrayContaining(['idempotent-lifecycle', 'archive-refused-with-weight', 'status-drift', 'isolation']),
     );
-  });
+  }, 120_000);
 
   it('names the installed packs when the pack is unknown, and refuses a pack that is not a deployer', async () => {
     const unknown = await gtc(['op', 'env-packs', 'conformance', 'greentic.deployer.nope'], { env });

@@ -28,7 +28,7 @@ describe('pnpm demo', () => {
     child.stderr.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 140_000);
     const code = await new Promise<number | null>((r) => child.once('close', r));
     clearTimeout(timer);
     expect(code, out).toBe(0);
@@ -60,5 +60,5 @@ describe('pnpm demo', () => {
     expect(pids.length).toBeGreaterThan(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
     expect(out).toContain('the dispatcher, the store server; removed');
-  });
+  }, 150_000);
 });
