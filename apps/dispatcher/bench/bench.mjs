@@ -3,7 +3,7 @@
 // split_clients (Debian's nginx; installed with apt-get when missing, else that row is skipped).
 // Goal: >= 0.75 of nginx's req/s with p99 <= 2x nginx's; routing decision alone >= 2 M/s in-process.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ function firstLine(child, pattern) {
 async function startWorker(name) {
   const child = startChild(process.execPath, [join(here, 'worker.mjs'), name]);
   const [, port] = await firstLine(child, /^(\d+)\n/);
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid };
 }
 
 function ensureNginx() {
@@ -62,6 +62,7 @@ async function startNginx(blue, green) {
   writeFileSync(
     conf,
     `worker_processes 1;
+master_process off;
 daemon off;
 pid ${scratch}/nginx.pid;
 error_log ${scratch}/nginx-error.log warn;
@@ -93,7 +94,7 @@ http {
   for (let i = 0; i < 100; i++) {
     try {
       const r = await fetch(url);
-      if (r.ok) return url;
+      if (r.ok) return { url, pid: child.pid };
     } catch {}
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -135,7 +136,19 @@ async function startDispatcherProcess(blue, green) {
     { env: { ...process.env, GREENTIC_COOKIE_KEYS: 'bench-cookie-key-0123456789abcdef' } },
   );
   const [, url] = await firstLine(child, /proxy on (http:\S+),/);
-  return url;
+  return { url, pid: child.pid };
+}
+
+// CPU time (user + system) a process has used, in ms, from /proc (Linux): a figure that stays meaningful when
+// other work shares the machine, unlike req/s.
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function load(url, headers = {}, duration = DURATION) {
@@ -147,19 +160,23 @@ function load(url, headers = {}, duration = DURATION) {
   });
 }
 
-async function measure(label, url, headers) {
+async function measure(label, url, headers, pid) {
   await load(url, headers, 1); // warm-up: JIT, keep-alive pools
+  const cpu0 = cpuMs(pid);
   const r = await load(url, headers);
-  const row = { label, rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx };
+  const cpuPerRequest = ((cpuMs(pid) - cpu0) * 1000) / r.requests.total;
+  const row = { label, rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuPerRequest };
   console.log(
-    `${label.padEnd(44)} ${row.rps.toFixed(0).padStart(8)} req/s   p99 ${String(row.p99).padStart(4)} ms   errors ${row.errors}`,
+    `${label.padEnd(44)} ${row.rps.toFixed(0).padStart(8)} req/s   p99 ${String(row.p99).padStart(4)} ms   ${Number.isNaN(cpuPerRequest) ? '   ?' : cpuPerRequest.toFixed(0).padStart(4)} CPU-µs/req   errors ${row.errors}`,
   );
   return row;
 }
 
 try {
-  const [blue, green] = await Promise.all([startWorker('blue'), startWorker('green')]);
-  const dispatcher = await startDispatcherProcess(blue, green);
+  const [blueWorker, greenWorker] = await Promise.all([startWorker('blue'), startWorker('green')]);
+  const [blue, green] = [blueWorker.url, greenWorker.url];
+  const dispatcherProcess = await startDispatcherProcess(blue, green);
+  const dispatcher = dispatcherProcess.url;
   const bareChild = startChild(process.execPath, [join(here, 'bare-proxy.mjs'), blue]);
   const [, barePort] = await firstLine(bareChild, /^(\d+)\n/);
   const haveNginx = ensureNginx();
@@ -172,11 +189,23 @@ try {
   console.log(
     `autocannon: ${CONNECTIONS} connections, ${DURATION} s per row (after a 1 s warm-up), 2 CPU cores shared by all processes`,
   );
-  const direct = await measure('direct to a worker', blue);
-  const bare = await measure('bare undici proxy (no routing, Node floor)', `http://127.0.0.1:${barePort}`);
-  const weighted = await measure('dispatcher: weighted 90/10 + signed cookie', dispatcher);
-  const sticky = await measure('dispatcher: sticky (signed cookie verified)', dispatcher, { cookie });
-  const viaNginx = nginx ? await measure('nginx split_clients 90/10', nginx) : undefined;
+  const dpid = dispatcherProcess.pid;
+  const direct = await measure('direct to a worker', blue, {}, blueWorker.pid);
+  const bare = await measure(
+    'bare undici proxy (no routing, Node floor)',
+    `http://127.0.0.1:${barePort}`,
+    {},
+    bareChild.pid,
+  );
+  const weighted = await measure('dispatcher: weighted 90/10 + signed cookie', dispatcher, {}, dpid);
+  const sticky = await measure('dispatcher: sticky (signed cookie verified)', dispatcher, { cookie }, dpid);
+  const pinned = await measure(
+    'dispatcher: sticky (session pin, memory)',
+    dispatcher,
+    { 'x-greentic-session': 'bench-session' },
+    dpid,
+  );
+  const viaNginx = nginx ? await measure('nginx split_clients 90/10', nginx.url, {}, nginx.pid) : undefined;
 
   console.log('');
   const ratio = (a, b) => (a / b).toFixed(2);
@@ -185,11 +214,11 @@ try {
     `dispatcher weighted / bare undici proxy  req/s ${ratio(weighted.rps, bare.rps)} (the cost of routing, metrics, cookies)`,
   );
   if (viaNginx) {
-    for (const row of [weighted, sticky]) {
+    for (const row of [weighted, sticky, pinned]) {
       const rr = row.rps / viaNginx.rps;
       const pr = row.p99 / Math.max(viaNginx.p99, 1);
       console.log(
-        `${row.label} vs nginx: req/s ${rr.toFixed(2)} (goal >= 0.75: ${rr >= 0.75 ? 'met' : 'NOT met'}), p99 ${pr.toFixed(2)}x (goal <= 2: ${pr <= 2 ? 'met' : 'NOT met'})`,
+        `${row.label} vs nginx: req/s ${rr.toFixed(2)} (goal >= 0.75: ${rr >= 0.75 ? 'met' : 'NOT met'}), p99 ${pr.toFixed(2)}x (goal <= 2: ${pr <= 2 ? 'met' : 'NOT met'}), CPU per request ${(row.cpuPerRequest / viaNginx.cpuPerRequest).toFixed(2)}x`,
       );
     }
   }

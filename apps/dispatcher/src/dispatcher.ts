@@ -217,6 +217,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const upstreams = new Map<string, Upstream>();
   let router: Router | undefined;
   let closing = false;
+  let liveKeys = new Set<string>();
   let pinFailureLogged = 0;
   const waiters = new Set<() => void>();
 
@@ -261,9 +262,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     }
     metrics.configGeneration.set(table.generation);
     metrics.configReloads.inc({ outcome: 'applied' });
-    const live = new Set<string>();
-    for (const d of table.deployments) for (const r of d.revisions) live.add(r.key);
-    for (const key of metrics.stats.keys()) if (!live.has(key)) metrics.forget(key);
+    liveKeys = new Set<string>();
+    for (const d of table.deployments) for (const r of d.revisions) liveKeys.add(r.key);
+    for (const key of metrics.stats.keys()) if (!liveKeys.has(key)) metrics.forget(key);
     for (const w of waiters) w();
   };
 
@@ -281,6 +282,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     f.stats.inFlight--;
     f.stats.requests.inc();
     f.stats.latency.observe((performance.now() - f.start) / 1000);
+    if (f.stats.inFlight === 0 && !liveKeys.has(f.revision.key)) metrics.forget(f.revision.key);
     if (err === null) return;
     const code = upstreamErrorCode(err);
     metrics.countError(f.deployment.tenant, f.deployment.name, f.revision.id, code);

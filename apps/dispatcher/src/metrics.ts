@@ -87,6 +87,9 @@ export function createMetrics(): DispatcherMetrics {
       const s = stats.get(key);
       if (s === undefined || s.inFlight > 0) return;
       stats.delete(key);
+      // A retired revision's series end here, so label cardinality does not grow with every deploy.
+      requests.remove(s.labels);
+      latency.remove(s.labels);
     },
     configGeneration,
     configReloads: new Counter({

@@ -110,4 +110,25 @@ describe('startDispatcher (real HTTP, two real workers)', () => {
     // Drain can see it: nothing in flight, and no pin was added after the drain started.
     expect(await greenOf()).toMatchObject({ state: 'draining', inFlight: 0, pinnedSessions: pinsBefore });
   });
+
+  it('a revision removed from the config while a request is in flight shows as gone until that request ends', async () => {
+    await split(0, 10_000);
+    const slow = get(dispatcher.url, '/slow?ms=600', { 'x-greentic-session': 'gone-1' });
+    await expect
+      .poll(async () => (await dispatcher.snapshot()).deployments[0]?.revisions.find((r) => r.id === 'green')?.inFlight)
+      .toBe(1);
+    generation++;
+    await folder.write(oneDeployment(generation, [{ id: 'blue', weight: 10_000, endpoint: blue.url }]));
+    await dispatcher.waitForGeneration(generation);
+    const during = (await dispatcher.snapshot()).deployments[0]?.revisions.find((r) => r.id === 'green');
+    expect(during).toMatchObject({ state: 'gone', inFlight: 1 });
+    expect((await slow).worker).toBe('green');
+    await expect
+      .poll(async () => (await dispatcher.snapshot()).deployments[0]?.revisions.map((r) => r.id))
+      .toEqual(['blue']);
+    // Its metric series end with it (label cardinality does not grow with every deploy).
+    expect((await get(dispatcher.adminUrl, '/metrics')).text).not.toContain('revision="green"');
+    // Its session re-pins to a revision that exists.
+    expect((await get(dispatcher.url, '/', { 'x-greentic-session': 'gone-1' })).worker).toBe('blue');
+  });
 });
