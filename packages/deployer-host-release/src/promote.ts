@@ -2,7 +2,8 @@ import { hostname, userInfo } from 'node:os';
 import { posix, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvPackError } from '@greentic/env-pack';
-import { resolveCommit } from './git-source';
+import { type ResolvedCommit, resolveCommit } from './git-source';
+import { withHostLock } from './host-lock';
 import { type HostSnapshot, probeHost, type ReleaseStamp } from './host-probe';
 import { pruneReleases } from './prune';
 import { checkLabel, checkRoot, releaseDirName, releasesDir, sameCommit } from './release-names';
@@ -124,6 +125,18 @@ export async function promote(t: HostTarget, opts: PromoteOptions): Promise<Prom
   checkLabel(opts.label);
   const worktree = resolve(opts.worktree);
   const commit = await resolveCommit(worktree, opts.ref ?? 'HEAD');
+  // Applying holds the host lock from the first read to the last write, so the state it acts on is the state it read.
+  if (opts.apply === true)
+    return withHostLock(t, `promote ${commit.sha}-${opts.label}`, () => promoteOn(t, opts, worktree, commit));
+  return promoteOn(t, opts, worktree, commit);
+}
+
+async function promoteOn(
+  t: HostTarget,
+  opts: PromoteOptions,
+  worktree: string,
+  commit: ResolvedCommit,
+): Promise<PromoteResult> {
   const snap = await probeHost(t, opts.signal ? { signal: opts.signal } : {});
   const name = releaseDirName(commit.sha, opts.label);
   const release = posix.join(releasesDir(t.root), name);
@@ -218,7 +231,7 @@ export async function promote(t: HostTarget, opts: PromoteOptions): Promise<Prom
     await writeTruthMarker(t, JSON.stringify(truth));
     let pruned: string[] = [];
     if (keep > 0) {
-      const p = await pruneReleases(t, { keep, apply: true });
+      const p = await pruneReleases(t, { keep, apply: true, lockHeld: true });
       pruned = [...p.remove.map((r) => r.path)];
       if (pruned.length > 0) say(`${tag} hygiene removed ${pruned.join(', ')}`);
     }

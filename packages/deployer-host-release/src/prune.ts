@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { withHostLock } from './host-lock';
 import { type HostSnapshot, probeHost, type ReleaseInfo } from './host-probe';
 import { checkRoot } from './release-names';
 import { removePaths } from './release-steps';
@@ -11,6 +12,8 @@ export interface PruneOptions {
   readonly apply?: boolean;
   /** Staging leftovers (`.incoming-*`, `current.tmp-*`) older than this are removed (default 60 minutes). */
   readonly leftoverMinutes?: number;
+  /** Internal: the caller (promote) already holds the host lock. */
+  readonly lockHeld?: boolean;
 }
 
 export interface PruneDecision {
@@ -78,11 +81,15 @@ export async function pruneReleases(t: HostTarget, opts: PruneOptions = {}): Pro
     ...d.keep.map((k) => `  keep    ${k.path} (${k.why})`),
     ...d.remove.map((k) => `  remove  ${k.path} (${k.why})`),
   ];
-  if (opts.apply === true)
-    await removePaths(
-      t,
-      d.remove.map((r) => r.path),
-    );
+  if (opts.apply === true) {
+    const remove = () =>
+      removePaths(
+        t,
+        d.remove.map((r) => r.path),
+      );
+    // Inside a promotion the lock is already held by the caller.
+    await (opts.lockHeld === true ? remove() : withHostLock(t, 'prune', remove));
+  }
   return {
     outcome: opts.apply === true ? 'pruned' : 'dry-run',
     host: describeHost(t),

@@ -55,7 +55,7 @@ describe('shellQuote', () => {
           expect(out).toBe(s);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 25 },
     );
   });
 });

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { EnvPackError } from '@greentic/env-pack';
+import { withHostLock } from './host-lock';
 import { probeHost } from './host-probe';
 import { restartAndVerify, type VerifyReport } from './promote';
 import { checkRoot, releasesDir } from './release-names';
@@ -50,6 +51,12 @@ const tag = `[${PACK_ID}]`;
  */
 export async function rollback(t: HostTarget, opts: RollbackOptions = {}): Promise<RollbackResult> {
   checkRoot(t.root);
+  if (opts.apply === true)
+    return withHostLock(t, `rollback${opts.to ? ` to ${opts.to}` : ''}`, () => rollbackOn(t, opts));
+  return rollbackOn(t, opts);
+}
+
+async function rollbackOn(t: HostTarget, opts: RollbackOptions): Promise<RollbackResult> {
   const snap = await probeHost(t);
   const rels = releasesDir(t.root);
   const available = snap.releases.map((r) => r.name).join(', ') || '(none)';

@@ -160,6 +160,34 @@ describe('promote', () => {
     expect(existsSync(join(t.root, 'current'))).toBe(false);
   });
 
+  it('serializes mutating operations per host: a held lock is a conflict naming its owner, nothing changed', async () => {
+    const t = await freshTarget();
+    const sha = repo.commit('locked');
+    mkdirSync(join(t.root, '.lock'), { recursive: true });
+    writeFileSync(
+      join(t.root, '.lock', 'owner'),
+      JSON.stringify({ operation: 'promote x', by: 'alice@ci', at: '2026-01-01T00:00:00Z' }),
+    );
+    const err = await promote(t, { worktree: repo.dir, label: 'v1', apply: true }).catch((e) => e);
+    expect(isEnvPackError(err, 'conflict')).toBe(true);
+    expect(err.message).toContain('locked by another operation (promote x by alice@ci since 2026-01-01T00:00:00Z)');
+    expect(existsSync(join(t.root, 'releases'))).toBe(false);
+    await expect(rollback(t, { to: `${sha}-v1`, apply: true })).rejects.toThrow(/locked by another operation/);
+    // a dry run still reads and prints the plan
+    expect((await promote(t, { worktree: repo.dir, label: 'v1' })).outcome).toBe('dry-run');
+  });
+
+  it('a first promotion that fails verify leaves no current behind', async () => {
+    const t = await freshTarget();
+    const bad = repo.commit('broken first', { healthy: false });
+    const r = await promote(t, { worktree: repo.dir, label: 'first', apply: true });
+    expect(r.outcome).toBe('rolled-back');
+    expect(r.rollback?.to).toBeUndefined();
+    expect(existsSync(join(t.root, 'current'))).toBe(false);
+    expect(existsSync(join(t.root, 'releases', `${bad}-first.failed`))).toBe(true);
+    expect(existsSync(join(t.root, '.lock'))).toBe(false);
+  });
+
   it('refuses to replace a current that is a real directory', async () => {
     const t = await freshTarget();
     mkdirSync(join(t.root, 'current'), { recursive: true });

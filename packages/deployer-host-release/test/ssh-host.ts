@@ -125,7 +125,7 @@ export async function startTestHost(): Promise<TestHost> {
         connectTimeoutSeconds: 5,
         root,
         service: { name: `worker-${servicePort}`, restart: svc('restart'), status: svc('status') },
-        verifyTimeoutMs: 2500,
+        verifyTimeoutMs: 2000,
         controlPath: join(dir, 'cm-%C'),
         ...extra,
       };
@@ -157,7 +157,7 @@ export async function startTestHost(): Promise<TestHost> {
 // The stand-in for systemd: start/stop/restart/status of a tiny node http worker that runs `<code>/server.mjs`.
 // status = the process is alive AND GET /healthz answers 2xx.
 function supervisorScript(node: string, state: string): string {
-  return `#!/bin/sh
+  return `#!/bin/bash
 # supervise.sh start|stop|restart|alive|status|stop-all <name> <code-dir> <port>
 cmd=$1; name=$2; code=$3; port=$4
 state=${state}
@@ -180,12 +180,20 @@ stop() {
   fi
   rm -f "$pidf"
 }
+# GET /healthz through bash's /dev/tcp: no extra process per check (they run many times a second in verify).
+health() {
+  exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || return 1
+  printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3
+  read -r -t 2 _ code _ <&3
+  exec 3<&-
+  [ "$code" = 200 ]
+}
 case $cmd in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
   alive) alive ;;
-  status) alive && ${node} -e "fetch('http://127.0.0.1:$port/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" ;;
+  status) alive && health ;;
   stop-all) for f in "$state"/*.pid; do [ -f "$f" ] || continue; pidf=$f; stop; done ;;
   *) echo "usage: supervise.sh start|stop|restart|status <name> <code-dir> <port>" >&2; exit 2 ;;
 esac
