@@ -328,7 +328,15 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
       if (existing.draining) {
         throw fail('refused', `${label(target)} is draining; wait for the drain to finish, then warm it again`);
       }
-      return await awaitHealthy(ctx, target, applied, existing, budget); // idempotent: the same process
+      const p = await probe(existing.port, applied.healthPath, probeTimeoutMs);
+      const wrong =
+        p.ok &&
+        ((p.revision !== undefined && p.revision !== applied.revision) ||
+          (p.bundleDigest !== undefined && p.bundleDigest !== applied.bundleDigest));
+      if (!wrong) return await awaitHealthy(ctx, target, applied, existing, budget); // idempotent: the same process
+      // Changed behind our back (serves another revision or bundle): converge by replacing it.
+      ctx.log?.(`[${PACK_ID}] ${label(target)}: pid ${existing.pid} serves something else; replacing it`);
+      await stopProcess(existing, Math.min(stopGraceMs, 2_000));
     }
     if (existing) removeFile(join(dir, 'process.json')); // died or pid reused: start afresh
     const rec = await start(ctx, applied);

@@ -173,6 +173,19 @@ describe('greentic.deployer.local-process', () => {
     }
   });
 
+  it('warm replaces a worker that was changed behind its back with one serving the right bundle', async () => {
+    const t = f.healthyTarget('support', 'acme', 'r12');
+    const first = await f.pack.warm(ctx, t, { timeoutMs: 15_000 });
+    await f.tamper.changeWorker(t);
+    expect((await f.pack.status(ctx)).revisions[0]).toMatchObject({ phase: 'unhealthy' });
+    const second = await f.pack.warm(ctx, t, { timeoutMs: 15_000 });
+    expect(second.endpoint).not.toBe(first.endpoint);
+    expect((await f.pack.status(ctx)).revisions[0]).toMatchObject({ phase: 'running', bundleDigest: t.bundle.digest });
+    const [old] = f.spawnedPids();
+    expect(f.spawnedPids()).toHaveLength(2);
+    expect(isOurs({ pid: old!, startTime: readProcStat(old!)?.startTime ?? 'gone' })).toBe(false);
+  });
+
   it('refuses to reuse a revision id for another bundle (revisions are immutable)', async () => {
     const t = f.healthyTarget('support', 'acme', 'r5');
     await f.pack.apply(ctx, t);
