@@ -87,7 +87,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   const home = resolve(options.cwd, options.home ?? env.GREENTIC_HOME ?? join(homedir(), '.greentic'));
   const storeUrl = options.storeUrl ?? (env.GREENTIC_STORE_URL || undefined);
   const actor = env.GREENTIC_ACTOR ?? defaultActor();
-  const store = storeUrl ? await openRemote(storeUrl, env.GREENTIC_TOKEN) : await openLocal(home);
+  const store = storeUrl ? await openRemote(storeUrl, env.GREENTIC_TOKEN) : await openLocal(home, options.notice);
   const registry = createPackRegistry({ searchFrom: cliPackageDir(), packageDirs: extraPackDirs(env) });
   const packs: (DeployerPack | SecretsPack)[] = [];
 
@@ -216,11 +216,45 @@ function extraPackDirs(env: Readonly<Record<string, string | undefined>>): strin
   return (env.GREENTIC_PACK_DIRS ?? '').split(':').filter((d) => d.length > 0);
 }
 
-async function openLocal(home: string): Promise<GreenticStore> {
+/**
+ * The local SQLite store allows one process at a time (a second one is refused, never corrupted). Another gtc
+ * command holding it usually finishes within seconds, so wait for it (bounded) instead of failing at once.
+ */
+async function openLocal(home: string, notice: (line: string) => void): Promise<GreenticStore> {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const { openLocalStore } = await import('./store-backends');
-  return openLocalStore(join(home, 'store.db'));
+  const file = join(home, 'store.db');
+  const deadline = Date.now() + LOCAL_STORE_WAIT_MS;
+  let told = false;
+  for (;;) {
+    try {
+      return await openLocalStore(file);
+    } catch (e) {
+      const busy = (e as { code?: string }).code === 'unavailable' && /already open/.test((e as Error).message);
+      if (!busy || Date.now() >= deadline) {
+        if (busy) {
+          throw new CliError(
+            'unavailable',
+            `the local store ${file} stayed busy for ${LOCAL_STORE_WAIT_MS / 1000} s: another process holds it`,
+            {
+              code: 'unavailable',
+              hint: 'wait for the other gtc command to finish, or share one store between several operators with greentic-store-server and --store-url',
+              cause: e,
+            },
+          );
+        }
+        throw e;
+      }
+      if (!told)
+        notice(`[gtc] the local store is in use by another gtc command; waiting up to ${LOCAL_STORE_WAIT_MS / 1000} s`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
+
+/** How long a command waits for the local store while another command holds it. */
+const LOCAL_STORE_WAIT_MS = 15_000;
 
 async function openRemote(url: string, token: string | undefined): Promise<GreenticStore> {
   if (!token) {

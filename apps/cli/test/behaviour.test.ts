@@ -64,3 +64,23 @@ describe('terminal output', () => {
     expect(noColor.style('red', 'x')).toBe('x');
   });
 });
+
+describe('the local store, one process at a time', () => {
+  it('waits for another holder of the SQLite file instead of failing, and says so', async () => {
+    const { tempDir, gtc } = await import('./helpers');
+    const { openSqliteStore } = await import('@greentic/store-sql');
+    const { join } = await import('node:path');
+    const home = tempDir('gtc-busy-');
+    try {
+      const holder = await openSqliteStore({ file: join(home.dir, 'store.db') });
+      const release = setTimeout(() => void holder.close(), 700);
+      const r = await gtc(['op', 'env', 'list', '--json'], { env: { GREENTIC_HOME: home.dir } });
+      clearTimeout(release);
+      await holder.close();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('the local store is in use by another gtc command; waiting');
+    } finally {
+      home.remove();
+    }
+  });
+});
