@@ -72,8 +72,16 @@ describe('greentic-dispatcher (the built binary, a real process)', () => {
     const first = await get(url!, '/');
     expect(first.worker).toBe('blue');
     expect(String(first.headers['set-cookie'])).toMatch(/^gtr_acme_support=v1\.blue\./);
-    const slow = get(url!, '/slow?ms=600');
-    await new Promise((r) => setTimeout(r, 150));
+    const slow = get(url!, '/slow?ms=1000');
+    // SIGTERM only once the dispatcher holds the request (its admin endpoint says so).
+    await expect
+      .poll(
+        async () => JSON.parse((await get(adminUrl!, '/admin/revisions')).text).deployments[0].revisions[0].inFlight,
+        {
+          timeout: 5000,
+        },
+      )
+      .toBe(1);
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect((await slow).status).toBe(200);

@@ -108,12 +108,12 @@ describe('startDispatcher (real HTTP, two real workers)', () => {
     expect(done.status).toBe(200);
     expect(done.worker).toBe('green');
     // Drain can see it: nothing in flight, and no pin was added after the drain started.
-    expect(await greenOf()).toMatchObject({ state: 'draining', inFlight: 0, pinnedSessions: pinsBefore });
+    await expect.poll(greenOf).toMatchObject({ state: 'draining', inFlight: 0, pinnedSessions: pinsBefore });
   });
 
   it('a revision removed from the config while a request is in flight shows as gone until that request ends', async () => {
     await split(0, 10_000);
-    const slow = get(dispatcher.url, '/slow?ms=600', { 'x-greentic-session': 'gone-1' });
+    const slow = get(dispatcher.url, '/slow?ms=1500', { 'x-greentic-session': 'gone-1' });
     await expect
       .poll(async () => (await dispatcher.snapshot()).deployments[0]?.revisions.find((r) => r.id === 'green')?.inFlight)
       .toBe(1);

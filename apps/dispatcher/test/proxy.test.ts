@@ -46,7 +46,7 @@ describe('proxying', () => {
         },
       ],
     });
-    const common = { configDir: folder.dir, listen: '127.0.0.1:0', upstreamTimeoutMs: 300, log: quiet } as const;
+    const common = { configDir: folder.dir, listen: '127.0.0.1:0', upstreamTimeoutMs: 1500, log: quiet } as const;
     [dispatcher, trusting] = await Promise.all([
       startDispatcher({ ...common, trustSecret: 'trust-secret-0123456789' }),
       startDispatcher({ ...common, trustedCidrs: ['127.0.0.1/32'] }),
@@ -126,7 +126,7 @@ describe('proxying', () => {
   });
 
   it('answers 504 upstream-timeout when the revision is too slow', async () => {
-    const r = await get(dispatcher.url, '/slow?ms=2000');
+    const r = await get(dispatcher.url, '/slow?ms=5000');
     expect(r.status).toBe(504);
     expect(JSON.parse(r.text)).toMatchObject({ code: 'upstream-timeout', status: 504 });
   });
