@@ -7,7 +7,7 @@ import { matchedRoutes } from 'hono/route';
 import type { Principal } from './authorization';
 import { createHealthState, type HealthState } from './health';
 import { chainIdentityProviders, type IdentityProvider } from './identity/provider';
-import { staticTokenProvider, type TokenDirectory } from './identity/static-tokens';
+import { staticTokenProvider, type TokenDirectory, type TokenRecord } from './identity/static-tokens';
 import { jsonLogger, type Logger } from './logger';
 import { createStoreMetrics, type StoreMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
@@ -25,6 +25,8 @@ export interface StoreAppDeps {
   readonly health?: HealthState;
   /** Largest accepted request body in bytes (default 1 MiB); larger is 413. */
   readonly bodyLimitBytes?: number;
+  /** Called after a token was created or revoked here (to drop cached grants at once). */
+  readonly onTokensChanged?: () => void;
 }
 
 /** The resolved dependencies, as handlers see them through `c.var.deps`. */
@@ -37,6 +39,7 @@ export interface ResolvedDeps {
   readonly bodyLimitBytes: number;
   /** `<actor> <idempotency key>` of the mutating requests this app is running now. */
   readonly runningKeys: Set<string>;
+  readonly onTokensChanged: () => void;
 }
 
 /** Hono environment of the app: node bindings (absent under `app.request()`), and per-request variables. */
@@ -54,18 +57,34 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024;
  * @example
  * const directory = storeTokenDirectory(store);
  */
-export function storeTokenDirectory(store: GreenticStore): TokenDirectory {
+export function storeTokenDirectory(store: GreenticStore, options: { readonly cacheMs?: number } = {}): TokenDirectory {
+  const cacheMs = options.cacheMs ?? 0;
+  const cache = new Map<string, { record: TokenRecord | undefined; until: number }>();
+  const lookup = async (tokenHash: string): Promise<TokenRecord | undefined> => {
+    const found = await store.findTokenByHash(tokenHash);
+    if (found === undefined) return undefined;
+    const token = found.value;
+    return {
+      actor: token.actor,
+      tokenHash,
+      grants: token.roles.map((role) => ({ role })),
+      rules: token.rules.map((rule) => ({ effect: 'allow' as const, ...rule })),
+    };
+  };
+  if (cacheMs <= 0) return { findByHash: lookup };
   return {
+    forget: () => cache.clear(),
     async findByHash(tokenHash) {
-      const found = await store.findTokenByHash(tokenHash);
-      if (found === undefined) return undefined;
-      const token = found.value;
-      return {
-        actor: token.actor,
-        tokenHash,
-        grants: token.roles.map((role) => ({ role })),
-        rules: token.rules.map((rule) => ({ effect: 'allow' as const, ...rule })),
-      };
+      const now = Date.now();
+      const hit = cache.get(tokenHash);
+      if (hit !== undefined && hit.until > now) return hit.record;
+      const record = await lookup(tokenHash);
+      // Only known tokens are cached: unknown ones must not fill memory, and are refused on every try anyway.
+      if (record !== undefined) {
+        if (cache.size >= 10_000) cache.clear();
+        cache.set(tokenHash, { record, until: now + cacheMs });
+      } else cache.delete(tokenHash);
+      return record;
     },
   };
 }
@@ -132,6 +151,7 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
     health: deps.health ?? createHealthState(),
     bodyLimitBytes: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     runningKeys: new Set(),
+    onTokensChanged: deps.onTokensChanged ?? (() => {}),
   };
   const limit = resolved.bodyLimitBytes;
   const openApi = JSON.stringify(buildOpenApiDocument());

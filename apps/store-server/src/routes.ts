@@ -428,7 +428,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
     action: VERB_ACTIONS.createToken,
     environment: () => null,
     body: 'required',
-    run: async ({ store, body, options }) => {
+    run: async ({ store, body, options, c }) => {
       // A caller may send the hash of a token it made, or let the server mint one (shown once, never stored).
       for (const key of ['hash', 'id', 'actor'] as const) {
         if (body[key] !== undefined && typeof body[key] !== 'string') {
@@ -442,6 +442,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
         input = { ...body, hash: hashToken(token) };
       }
       const result = await store.createToken(input as never, options);
+      c.var.deps.onTokensChanged();
       return {
         kind: 'mutation',
         result,
@@ -458,7 +459,11 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
   revokeToken: {
     action: VERB_ACTIONS.revokeToken,
     environment: () => null,
-    run: async ({ store, params, options }) => mutation(await store.revokeToken(params.token ?? '', options), false),
+    run: async ({ store, params, options, c }) => {
+      const result = await store.revokeToken(params.token ?? '', options);
+      c.var.deps.onTokensChanged();
+      return mutation(result, false);
+    },
   },
   findTokenByHash: {
     action: 'token.read',

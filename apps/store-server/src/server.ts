@@ -42,6 +42,11 @@ export interface StartStoreServerOptions {
    */
   readonly identity?: IdentityProvider;
   readonly bodyLimitBytes?: number;
+  /**
+   * How long a verified token's grants are reused before the store is asked again (default 1000 ms; 0 turns
+   * the cache off). A revocation takes effect on every server within this time.
+   */
+  readonly tokenCacheMs?: number;
   readonly logger?: Logger;
   /** How long shutdown waits for in-flight requests before cutting connections (default 10 s). */
   readonly shutdownTimeoutMs?: number;
@@ -105,7 +110,8 @@ export async function startStoreServer(options: StartStoreServerOptions = {}): P
     }
   }
 
-  const providers: IdentityProvider[] = [staticTokenProvider(storeTokenDirectory(store))];
+  const directory = storeTokenDirectory(store, { cacheMs: options.tokenCacheMs ?? 1000 });
+  const providers: IdentityProvider[] = [staticTokenProvider(directory)];
   if (options.oidc !== undefined) providers.push(oidcProvider(options.oidc));
   if (options.mtls !== undefined) providers.push(mtlsProvider(options.mtls));
   const app = createStoreApp({
@@ -113,6 +119,7 @@ export async function startStoreServer(options: StartStoreServerOptions = {}): P
     identity: options.identity ?? chainIdentityProviders(providers),
     logger,
     health,
+    onTokensChanged: () => directory.forget?.(),
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
   });
 

@@ -188,6 +188,21 @@ describe('access control', () => {
     expect((await f.call('/v1/environments/staging/config', { token: minted.token })).status).toBe(200);
   });
 
+  it('refuses a revoked token at once', async () => {
+    const reader = await f.token('reader', ['read-only']);
+    expect((await f.call('/v1/environments', { token: reader })).status).toBe(200);
+    const listed = (await (await f.call('/v1/admin/tokens')).json()) as {
+      items: { value: { id: string; actor: string }; version: string }[];
+    };
+    const item = listed.items.find((i) => i.value.actor === 'reader');
+    const revoked = await f.call(`/v1/admin/tokens/${item?.value.id}`, {
+      method: 'DELETE',
+      headers: { 'if-match': `"${item?.version}"` },
+    });
+    expect(revoked.status).toBe(200);
+    expect((await f.call('/v1/environments', { token: reader })).status).toBe(401);
+  });
+
   it('lets read-only read but not write, and lists only the environments a scoped grant covers', async () => {
     for (const name of ['zain-a', 'other'])
       await f.call(`/v1/environments/${name}`, { method: 'PUT', body: env(name) });

@@ -20,6 +20,8 @@ export interface TokenRecord {
 export interface TokenDirectory {
   /** The record whose hash equals `tokenHash`, if any. */
   findByHash(tokenHash: string): Promise<TokenRecord | undefined>;
+  /** Drop anything cached (called after a token was created or revoked through this server). */
+  forget?(): void;
 }
 
 /**

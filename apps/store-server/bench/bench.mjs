@@ -1,0 +1,173 @@
+// pnpm bench: bare Hono GET/POST vs store reads and durable CAS writes at 32 connections, plus the naive
+// one-fsync-per-request ceiling of this disk, all measured in this run. Goals (issue 4): reads ≥ 0.6 × bare
+// GET; durable writes ≥ 2 × the naive ceiling with p99 ≤ 10 ms.
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const CONNECTIONS = 32;
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+const here = dirname(fileURLToPath(import.meta.url));
+const token = `gtc_${randomBytes(24).toString('base64url')}`;
+
+const child = spawn(process.execPath, [join(here, 'targets.mjs')], {
+  env: { ...process.env, BENCH_TOKEN: token },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const targets = await new Promise((ok, fail) => {
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+    const line = out.split('\n')[0];
+    if (out.includes('\n')) ok(JSON.parse(line));
+  });
+  child.once('exit', (code) => fail(new Error(`bench targets exited with ${code}`)));
+});
+
+const run = (opts) =>
+  new Promise((ok, fail) =>
+    autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (err, result) =>
+      err ? fail(err) : ok(result),
+    ),
+  );
+const etags = [];
+const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+async function measure(name, opts) {
+  await run({ ...opts, duration: 1 }); // warm-up
+  const r = await run(opts);
+  const bad = r.non2xx + r.errors + r.timeouts;
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad };
+}
+
+/** 32 keep-alive connections, each writing its own environment with If-Match for `seconds`. */
+async function casWrites(seconds) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const { hostname, port } = new URL(targets.store);
+  const latencies = [];
+  let bad = 0;
+  const end = performance.now() + seconds * 1000;
+  const put = (slot, body) =>
+    new Promise((ok, fail) => {
+      const started = performance.now();
+      const req = http.request(
+        {
+          agent,
+          hostname,
+          port,
+          method: 'PUT',
+          path: `/v1/environments/bench-${slot}/config`,
+          headers: {
+            ...auth,
+            'if-match': etags[slot],
+            'idempotency-key': randomUUID(),
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - started);
+            if (res.statusCode === 200) etags[slot] = res.headers.etag;
+            else bad++;
+            ok();
+          });
+        },
+      );
+      req.on('error', fail);
+      req.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, slot) => {
+      for (let n = 0; performance.now() < end; n++) await put(slot, JSON.stringify({ n }));
+    }),
+  );
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10;
+  return {
+    name: 'durable CAS write (PUT config, If-Match)',
+    rps: latencies.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    bad,
+  };
+}
+
+/** One write + fsync per request, back to back: what a store without group commit could at best do. */
+function naiveFsyncCeiling(seconds) {
+  const dir = mkdtempSync(join(tmpdir(), 'greentic-fsync-'));
+  const fd = openSync(join(dir, 'log'), 'a');
+  const line = Buffer.from(`${'x'.repeat(200)}\n`);
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    writeSync(fd, line);
+    fsyncSync(fd);
+    n++;
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  return n / seconds;
+}
+
+try {
+  // 32 environments, one per connection, so CAS writes measure the store, not contention.
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const res = await fetch(`${targets.store}/v1/environments/bench-${i}`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ name: `bench-${i}`, slots: {}, config: { n: 0 } }),
+    });
+    if (res.status !== 201) throw new Error(`setup: ${res.status} ${await res.text()}`);
+    etags.push(res.headers.get('etag'));
+  }
+
+  const bareGet = await measure('bare Hono GET', { url: `${targets.bare}/x` });
+  const barePost = await measure('bare Hono POST', {
+    url: `${targets.bare}/x`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n: 1 }),
+  });
+  const reads = await measure('store read (GET environment)', {
+    url: `${targets.store}/v1/environments/bench-0`,
+    headers: auth,
+  });
+
+  // Durable CAS writes: 32 connections, each the only writer of its own environment, chaining If-Match
+  // from the previous answer (autocannon cannot carry a tag from one response to the next request).
+  const writes = await casWrites(1).then(() => casWrites(DURATION));
+  const ceiling = naiveFsyncCeiling(2);
+
+  const fmt = (n) => n.toFixed(0).padStart(8);
+  console.log(`\nconnections ${CONNECTIONS}, ${DURATION} s per run, same machine, servers in one child process\n`);
+  console.log('what                                       req/s   p50 ms   p99 ms   non-2xx/errors');
+  for (const r of [bareGet, barePost, reads, writes]) {
+    console.log(
+      `${r.name.padEnd(40)} ${fmt(r.rps)} ${String(r.p50).padStart(8)} ${String(r.p99).padStart(8)}   ${r.bad}`,
+    );
+  }
+  console.log(`${'naive ceiling (1 write+fsync / request)'.padEnd(40)} ${fmt(ceiling)}`);
+  const readRatio = reads.rps / bareGet.rps;
+  const writeVsPost = writes.rps / barePost.rps;
+  const writeVsCeiling = writes.rps / ceiling;
+  console.log('\nratios');
+  console.log(
+    `  store read / bare GET          ${readRatio.toFixed(2)}   (goal ≥ 0.60: ${readRatio >= 0.6 ? 'met' : 'NOT met'})`,
+  );
+  console.log(`  durable write / bare POST      ${writeVsPost.toFixed(2)}`);
+  console.log(
+    `  durable write / naive ceiling  ${writeVsCeiling.toFixed(2)}   (goal ≥ 2.00: ${writeVsCeiling >= 2 ? 'met' : 'NOT met'})`,
+  );
+  console.log(
+    `  durable write p99              ${writes.p99} ms (goal ≤ 10 ms: ${writes.p99 <= 10 ? 'met' : 'NOT met'})`,
+  );
+} finally {
+  child.kill('SIGTERM');
+}
