@@ -34,7 +34,10 @@ const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')
 for (let i = 0; i < 100; i++) {
   const up = await new Promise((res) => {
     const s = new Socket();
-    s.once('connect', () => (s.destroy(), res(true)));
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
     s.once('error', () => res(false));
     s.connect(port, '127.0.0.1');
   });
