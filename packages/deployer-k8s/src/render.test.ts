@@ -27,13 +27,15 @@ const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.k
 const get = (o: unknown, path: string): unknown =>
   path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
 
-const revisionArb = fc.record({
-  deployment: fc.constantFrom('support', 'billing', 'a-b', 'a'),
-  tenant: fc.constantFrom('acme', 'globex'),
-  id: fc.stringMatching(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/),
-  state: fc.constantFrom('staged', 'warming', 'ready', 'draining', 'archived', 'failed' as const),
-  weight: fc.integer({ min: 0, max: 10000 }),
-});
+// A deployment belongs to one tenant (billing → globex, the rest → acme).
+const revisionArb = fc
+  .record({
+    deployment: fc.constantFrom('support', 'billing', 'a-b', 'a'),
+    id: fc.stringMatching(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/),
+    state: fc.constantFrom('staged', 'warming', 'ready', 'draining', 'archived', 'failed' as const),
+    weight: fc.integer({ min: 0, max: 10000 }),
+  })
+  .map((r) => ({ ...r, tenant: r.deployment === 'billing' ? 'globex' : 'acme' }));
 const revisionsArb = fc.uniqueArray(revisionArb, {
   maxLength: 12,
   selector: (r) => `${r.deployment}/${r.id}`,
@@ -186,6 +188,14 @@ describe('renderManifests', () => {
     } catch (e) {
       expect(isEnvPackError(e, 'refused')).toBe(true);
     }
+  });
+
+  it('refuses a deployment listed under two tenants', () => {
+    const bad = sampleDesiredState(env, [
+      { deployment: 'support', tenant: 'acme', id: 'r1', state: 'ready' },
+      { deployment: 'support', tenant: 'globex', id: 'r2', state: 'staged' },
+    ]);
+    expect(() => renderObjects(bad)).toThrow(/deployment support is listed under tenants acme and globex/);
   });
 
   it('refuses a revision with no image, naming the revision', () => {

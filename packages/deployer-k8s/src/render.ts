@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { RevisionState, RouteDeployment, RuntimeConfig } from '@greentic/deploy-spec';
-import { type DesiredState, EnvPackError, type RenderedFile, type RevisionTarget } from '@greentic/env-pack';
+import type { RevisionState, RuntimeConfig } from '@greentic/deploy-spec';
+import {
+  buildRuntimeConfig,
+  type DesiredState,
+  EnvPackError,
+  type LiveRevision,
+  type LiveStatus,
+  type RenderedFile,
+  type RevisionTarget,
+} from '@greentic/env-pack';
 import { stringify } from 'yaml';
 import { type K8sObject, PACK_ID } from './kinds';
 import { checkPodSecurity } from './pod-security';
@@ -201,8 +209,9 @@ function service(
 }
 
 /**
- * The router's runtime config for a desired state: per deployment, its ready and draining revisions with their
- * endpoints and weights. Pure; `endpointOf` returns undefined for a revision with no live endpoint (it is left out).
+ * The router's runtime config for a desired state, as the router would see it once every ready and draining revision
+ * runs behind `endpointOf(target)` (a revision with no endpoint is left out). Pure; the routing rules are env-pack's
+ * `buildRuntimeConfig`, the same the live `runtimeConfig` uses, so render and cluster cannot disagree.
  *
  * @example
  * const rc = routesFor(desired, (t) => workerEndpoint(settings, t.deployment.name, t.revision.id), 3);
@@ -212,36 +221,22 @@ export function routesFor(
   endpointOf: (t: RevisionTarget) => string | undefined,
   generation: number,
 ): RuntimeConfig {
-  const byDeployment = new Map<
-    string,
-    { name: string; tenant: string; revisions: RouteDeployment['revisions'][number][] }
-  >();
+  const revisions: LiveRevision[] = [];
   for (const t of desired.targets) {
-    const key = `${t.deployment.tenant}/${t.deployment.name}`;
-    let entry = byDeployment.get(key);
-    if (!entry) {
-      entry = { name: t.deployment.name, tenant: t.deployment.tenant, revisions: [] };
-      byDeployment.set(key, entry);
-    }
     const state = t.revision.state;
     if (state !== 'ready' && state !== 'draining') continue;
     const endpoint = endpointOf(t);
     if (endpoint === undefined) continue;
-    entry.revisions.push({ endpoint, id: t.revision.id, state, weight: state === 'ready' ? t.weight : 0 });
+    revisions.push({
+      deployment: t.deployment.name,
+      endpoint,
+      phase: state === 'ready' ? 'running' : 'draining',
+      revision: t.revision.id,
+      tenant: t.deployment.tenant,
+    });
   }
-  const deployments = [...byDeployment.keys()].sort().map((k) => {
-    const d = byDeployment.get(k) as {
-      name: string;
-      tenant: string;
-      revisions: RouteDeployment['revisions'][number][];
-    };
-    return {
-      name: d.name,
-      revisions: d.revisions.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-      tenant: d.tenant,
-    };
-  });
-  return { deployments, environment: desired.environment.name, generation };
+  const live: LiveStatus = { environment: desired.environment.name, observedAt: '1970-01-01T00:00:00Z', revisions };
+  return buildRuntimeConfig(desired, live, generation);
 }
 
 /** The runtime-config ConfigMap holding `config` (canonical, pretty JSON). */
@@ -431,6 +426,18 @@ export function renderObjects(desired: DesiredState, options: RenderOptions = {}
       name: s.namespace,
     },
   };
+  const tenants = new Map<string, string>();
+  for (const t of desired.targets) {
+    const other = tenants.get(t.deployment.name);
+    if (other !== undefined && other !== t.deployment.tenant) {
+      throw new EnvPackError(
+        'refused',
+        `environment ${env.name}: deployment ${t.deployment.name} is listed under tenants ${other} and ${t.deployment.tenant}; a deployment belongs to one tenant`,
+        { pack: PACK_ID },
+      );
+    }
+    tenants.set(t.deployment.name, t.deployment.tenant);
+  }
   const running = desired.targets.filter((t) => RUNNING_STATES.includes(t.revision.state));
   const seen = new Map<string, string>();
   const workers: K8sObject[] = [];

@@ -21,7 +21,8 @@ const APPLY = ['create', 'delete', 'get', 'patch'] as const;
 
 /** The rules the deployer needs inside the environment's namespace. */
 export const NAMESPACE_RULES: readonly RbacRule[] = [
-  { apiGroups: [''], resources: ['configmaps', 'services'], verbs: [...APPLY, 'list'] },
+  { apiGroups: [''], resources: ['configmaps', 'services'], verbs: [...APPLY] },
+  // list: status reads every worker Deployment of the environment by label.
   { apiGroups: ['apps'], resources: ['deployments'], verbs: [...APPLY, 'list'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: [...APPLY] },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: [...APPLY] },

@@ -63,11 +63,18 @@ export function readSettings(environment: Environment): K8sSettings {
     if (typeof v !== 'string' || v.length === 0) throw bad(env, key, v, 'must be a non-empty string');
     return v;
   };
-  const int = (key: string, fallback: number, min: number): number => {
+  const int = (key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const v = cfg[key];
     if (v === undefined) return fallback;
     const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw bad(env, key, v, `must be an integer ≥ ${min}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw bad(
+        env,
+        key,
+        v,
+        max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer from ${min} to ${max}`,
+      );
+    }
     return n;
   };
   const quantity = (key: string, fallback: string): string => {
@@ -92,6 +99,6 @@ export function readSettings(environment: Environment): K8sSettings {
     cpuRequest: quantity('cpuRequest', DEFAULT_SETTINGS.cpuRequest),
     memoryRequest: quantity('memoryRequest', DEFAULT_SETTINGS.memoryRequest),
     memoryLimit: quantity('memoryLimit', DEFAULT_SETTINGS.memoryLimit),
-    port: int('port', DEFAULT_SETTINGS.port, 1024),
+    port: int('port', DEFAULT_SETTINGS.port, 1024, 65535),
   };
 }
