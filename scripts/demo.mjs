@@ -53,6 +53,11 @@ let exitCode = 0;
  * server and the dispatcher live in this process and must keep answering while gtc runs.
  */
 async function gtc(...args) {
+  return gtcExpect(0, ...args);
+}
+
+/** Run gtc and require the exit code `expected` (4 shows a refusal the operator would see). */
+async function gtcExpect(expected, ...args) {
   console.log(`\n${bold('$')} gtc ${args.join(' ')}`);
   const child = spawn(process.execPath, [GTC, ...args], {
     env: {
@@ -77,7 +82,8 @@ async function gtc(...args) {
   clearTimeout(timer);
   out = out.trimEnd();
   if (out) console.log(out.replace(/^/gm, '  '));
-  if (code !== 0) throw new Error(`gtc ${args.join(' ')} exited with ${code}`);
+  if (code !== expected) throw new Error(`gtc ${args.join(' ')} exited with ${code}, expected ${expected}`);
+  if (expected !== 0) say(`refused as it should be (exit ${code}); nothing was changed`);
   return out;
 }
 
@@ -140,6 +146,8 @@ try {
   const { startStoreServer, silentLogger } = await import(pathToFileURL(STORE_SERVER).href);
   server = await startStoreServer({ db: join(work, 'store.db'), port: 0, adminToken: token, logger: silentLogger });
   say(`store server on ${server.url} (embedded SQLite at ${join(work, 'store.db')})`);
+  say('every gtc command below runs as its own process against that server (GREENTIC_STORE_URL, GREENTIC_TOKEN)');
+  say('step 1, deploy: publish the bundle twice, stage one revision of each version, warm both until healthy');
 
   await gtc('op', 'env', 'list');
   await gtc('op', 'bundles', 'publish', relative(root, HELLO), '--version', '1.0.0');
@@ -159,14 +167,21 @@ try {
   if (startDispatcher) {
     dispatcher = await startDispatcher({ configDir: routesDir(), listen: '127.0.0.1:0', log: () => {} });
     say(`dispatcher (router) on ${dispatcher.url}, following ${relative(work, routesDir())}/runtime-config.json`);
+    say('step 2, go live: both revisions run, but only the traffic dial decides who gets requests');
 
     await gtc('op', 'traffic', 'set', 'hello', 'r1=100');
     await observe('100% to r1 (v1.0.0)');
+    say('canary: 10% of new requests to v2; the router picks per request by weight');
     await gtc('op', 'traffic', 'set', 'hello', 'r1=90', 'r2=10');
     await observe('90/10');
+    say('v1 still serves 90%, so retiring it now is refused, with the next step spelled out:');
+    await gtcExpect(4, 'op', 'revisions', 'drain', 'hello', 'r1');
     await gtc('op', 'traffic', 'set', 'hello', 'r2=100');
     const last = await observe('100% to r2 (v2.0.0)');
     if ((last.get('r1') ?? 0) > 0) throw new Error('requests still reached r1 after it got 0%');
+    say(
+      'step 3, retire v1: drain lets in-flight work finish, archive removes what is left (both refused while r1 holds traffic)',
+    );
 
     await gtc('op', 'revisions', 'drain', 'hello', 'r1');
     await gtc('op', 'revisions', 'archive', 'hello', 'r1');

@@ -46,6 +46,7 @@ describe('pnpm demo', () => {
     ]) {
       expect(out).toContain(command);
     }
+    expect(out).toContain('move its traffic first: gtc op traffic set hello r2=100');
     expect(out).toMatch(/100% to r1 \(v1\.0\.0\): observed through the router over 200 requests: r1 100\.0% \(200\)/);
     expect(out).toMatch(/100% to r2 \(v2\.0\.0\): observed through the router over 200 requests: r2 100\.0% \(200\)/);
     // 90/10 over 200 requests: r2's count is binomial(200, 0.1); 3..45 holds with overwhelming probability.
