@@ -320,13 +320,18 @@ export function verifySnapshot(
     detail: target === release ? `current → ${release}` : `current → ${target ?? 'nothing'}, expected ${release}`,
   });
   const live = snap.currentSource;
-  const shaOk = sha !== undefined && sameCommit(live?.sha, sha);
+  // A release no tier can place (built by other tooling, no stamp, no .git, no <sha>- name) can still be rolled
+  // back to; its source SHA is then reported as not compared rather than failing every verify.
+  const unplaceable = sha === undefined && (live?.sha === undefined || live.tier === 'unknown');
+  const shaOk = unplaceable || (sha !== undefined && sameCommit(live?.sha, sha));
   checks.push({
     name: 'source-sha',
     ok: shaOk,
-    detail: shaOk
-      ? `${live?.sha} (from ${live?.tier})`
-      : `live source ${live?.sha ?? 'unknown'} (from ${live?.tier ?? 'no tier'}), expected ${sha ?? 'unknown'}`,
+    detail: unplaceable
+      ? 'no tier can tell the source SHA of this release: not compared'
+      : shaOk
+        ? `${live?.sha} (from ${live?.tier})`
+        : `live source ${live?.sha ?? 'unknown'} (from ${live?.tier ?? 'no tier'}), expected ${sha ?? 'unknown'}`,
   });
   const bad = checks.filter((c) => !c.ok);
   return { ok: bad.length === 0, checks, reason: bad.length === 0 ? undefined : bad.map((c) => c.detail).join('; ') };

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeployerFixtures } from '@greentic/conformance';
@@ -24,7 +25,7 @@ export async function createHostFixtures(host: TestHost, repo: Repo): Promise<De
   const config = {
     host: '127.0.0.1',
     port: host.port,
-    user: 'root',
+    user: userInfo().username,
     identityFile: host.identityFile,
     knownHostsFile: host.knownHostsFile,
     controlPath: join(host.dir, 'cm-pack-%C'),

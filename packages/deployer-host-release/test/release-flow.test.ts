@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isEnvPackError } from '@greentic/env-pack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +38,7 @@ describe('promote', () => {
     const r = await promote(t, { worktree: repo.dir, label: 'v1' });
     expect(r.outcome).toBe('dry-run');
     const text = r.lines.join('\n');
-    expect(text).toContain(`root@127.0.0.1:${host.port}`);
+    expect(text).toContain(`${userInfo().username}@127.0.0.1:${host.port}`);
     expect(text).toContain(sha);
     expect(text).toContain(`${t.root}/releases/${sha}-v1`);
     expect(text).toContain(`${t.root}/current`);

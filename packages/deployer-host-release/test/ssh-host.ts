@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeHostConnection, type HostTarget } from '../src/index';
@@ -89,7 +89,11 @@ export async function startTestHost(): Promise<TestHost> {
       '',
     ].join('\n'),
   );
-  mkdirSync('/run/sshd', { recursive: true }); // privilege separation directory Debian's sshd insists on
+  try {
+    mkdirSync('/run/sshd', { recursive: true }); // privilege separation directory Debian's sshd insists on (as root)
+  } catch {
+    // not root: sshd runs unprivileged and does not need it
+  }
   const stateDir = join(dir, 'services');
   mkdirSync(stateDir);
   const supervisor = join(dir, 'supervise.sh');
@@ -119,7 +123,7 @@ export async function startTestHost(): Promise<TestHost> {
       const t: HostTarget = {
         host: '127.0.0.1',
         port,
-        user: 'root',
+        user: userInfo().username,
         identityFile,
         knownHostsFile,
         connectTimeoutSeconds: 5,

@@ -6,6 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostTarget, hostStatus, promote, pruneReleases, rollback, smoke } from '../src/index';
 import { freePort, makeRepo, type Repo, startTestHost, type TestHost } from './ssh-host';
 
+const mkdirP = (p: string) => {
+  mkdirSync(p, { recursive: true });
+  return p;
+};
+
 let host: TestHost;
 let repo: Repo;
 let n = 0;
@@ -84,6 +89,17 @@ describe('status', () => {
     const r = await rollback(t, { to: 'checkout-by-hand', apply: true });
     expect(r.outcome).toBe('rolled-back');
     expect((await hostStatus(t)).source).toMatchObject({ sha, tier: 'git' });
+    // a release no tier can place can still be rolled back to; its SHA is reported as not compared
+    execFileSync('sh', [
+      '-c',
+      `git -C "${repo.dir}" archive ${sha} | tar -x -C "$1"`,
+      'sh',
+      mkdirP(join(rels, 'hand-made')),
+    ]);
+    const blind = await rollback(t, { to: 'hand-made', apply: true });
+    expect(blind.outcome).toBe('rolled-back');
+    expect(blind.verify?.checks.find((c) => c.name === 'source-sha')?.detail).toContain('not compared');
+    expect((await hostStatus(t)).source).toMatchObject({ sha: undefined, tier: 'unknown' });
   });
 });
 
