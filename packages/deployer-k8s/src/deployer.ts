@@ -77,7 +77,12 @@ interface DeploymentStatus {
   observedGeneration?: number;
 }
 
-/** Where the live revision stands, read from its worker Deployment only (never from the store). */
+/**
+ * Where the live revision stands, read from its worker Deployment only (never from the store).
+ *
+ * @example
+ * phaseOf(await client.get('Deployment', 'apps/v1', ns, name)); // 'running' once every replica is available
+ */
 export function phaseOf(d: K8sObject): LivePhase {
   const meta = d.metadata as K8sObject['metadata'] & { generation?: number; deletionTimestamp?: string };
   const want = (d.spec as { replicas?: number } | undefined)?.replicas ?? 1;

@@ -60,7 +60,12 @@ export function workerName(deployment: string, revision: string): string {
   return `w-${dep}-${rev}-${hash}`.replace(/-+/g, '-');
 }
 
-/** The in-cluster URL the router uses to reach a revision's worker Service. */
+/**
+ * The in-cluster URL the router uses to reach a revision's worker Service.
+ *
+ * @example
+ * workerEndpoint(readSettings(env), 'support', 'r1'); // 'http://w-support-r1-….greentic-demo.svc:8080'
+ */
 export function workerEndpoint(settings: K8sSettings, deployment: string, revision: string): string {
   return `http://${workerName(deployment, revision)}.${settings.namespace}.svc:${settings.port}`;
 }
@@ -239,7 +244,12 @@ export function routesFor(
   return buildRuntimeConfig(desired, live, generation);
 }
 
-/** The runtime-config ConfigMap holding `config` (canonical, pretty JSON). */
+/**
+ * The runtime-config ConfigMap holding `config` (pretty JSON), as `publishRoutes` applies it.
+ *
+ * @example
+ * await client.apply(runtimeConfigMap(readSettings(env), config));
+ */
 export function runtimeConfigMap(settings: K8sSettings, config: RuntimeConfig): K8sObject {
   return {
     apiVersion: 'v1',

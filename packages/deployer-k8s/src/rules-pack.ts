@@ -28,7 +28,12 @@ export const NAMESPACE_RULES: readonly RbacRule[] = [
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: [...APPLY] },
 ];
 
-/** What a namespace itself needs from the cluster: create it (a name cannot restrict create), then read and patch only it. */
+/**
+ * What a namespace itself needs from the cluster: create it (a name cannot restrict create), then read and patch only it.
+ *
+ * @example
+ * clusterRules('greentic-demo'); // [{ resources: ['namespaces'], verbs: ['create'] }, { …, resourceNames: ['greentic-demo'] }]
+ */
 export function clusterRules(namespace: string): RbacRule[] {
   return [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['create'] },
@@ -69,7 +74,12 @@ interface LabelledProbe {
   readonly permission: Permission;
 }
 
-/** SelfSubjectAccessReview probes for every required right (patch + create + get + delete per kind, and list). */
+/**
+ * SelfSubjectAccessReview probes for every required right (patch + create + get + delete per kind, and list).
+ *
+ * @example
+ * for (const { probe } of requiredProbes(env)) await client.canI(probe);
+ */
 export function requiredProbes(environment: Environment): LabelledProbe[] {
   const { namespace } = readSettings(environment);
   const out: LabelledProbe[] = [];
@@ -102,6 +112,9 @@ export function requiredProbes(environment: Environment): LabelledProbe[] {
 /**
  * Rights the deployer must NOT hold, probed to report "extra": each one would let a leaked deployer key read
  * secrets, escalate, leave its namespace or run code in pods.
+ *
+ * @example
+ * forbiddenProbes(env).map((p) => p.permission.resource); // wildcard, secrets, pods/exec, …
  */
 export function forbiddenProbes(environment: Environment): LabelledProbe[] {
   const { namespace } = readSettings(environment);
@@ -173,6 +186,9 @@ export interface RbacSubject {
 /**
  * Parse `ServiceAccount:<ns>:<name>`, `User:<name>` or `Group:<name>`; default: ServiceAccount greentic-deployer in
  * the environment's namespace.
+ *
+ * @example
+ * parseSubject('User:alice', 'greentic-demo'); // { kind: 'User', name: 'alice' }
  */
 export function parseSubject(text: string | undefined, namespace: string): RbacSubject {
   if (text === undefined) return { kind: 'ServiceAccount', name: 'greentic-deployer', namespace };
@@ -196,7 +212,12 @@ const toRule = (r: RbacRule) => ({
   ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}),
 });
 
-/** The RBAC objects of the rules pack, in file order. */
+/**
+ * The RBAC objects of the rules pack, in file order.
+ *
+ * @example
+ * rbacObjects(env, { kind: 'User', name: 'alice' }).map((o) => o.kind); // ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']
+ */
 export function rbacObjects(environment: Environment, subject: RbacSubject): K8sObject[] {
   const { namespace } = readSettings(environment);
   const labels = { 'app.kubernetes.io/managed-by': 'greentic', 'greentic.ai/environment': environment.name };
