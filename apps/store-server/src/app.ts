@@ -89,6 +89,22 @@ export function storeTokenDirectory(store: GreenticStore, options: { readonly ca
   };
 }
 
+/**
+ * Reads the audit length (the newest sequence number) for `/metrics`: only the entries appended since the last
+ * scrape are read, so a scrape costs O(new entries), not O(audit).
+ */
+function auditLengthReader(store: GreenticStore): () => Promise<number> {
+  let last = 0;
+  return async () => {
+    for (let page = 0; page < 100; page++) {
+      const entries = await store.queryAudit({ afterSeq: last, limit: 10_000 });
+      last = entries.at(-1)?.seq ?? last;
+      if (entries.length < 10_000) break;
+    }
+    return last;
+  };
+}
+
 /** Writes a problem+json response for any error: HttpProblem, StoreError, or an unexpected failure (500). */
 function errorResponse(c: Context<StoreAppEnv>, error: unknown): Response {
   const requestId = c.var.requestId;
@@ -142,12 +158,7 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
     store,
     identity: deps.identity ?? chainIdentityProviders([staticTokenProvider(storeTokenDirectory(store))]),
     logger: deps.logger ?? jsonLogger(),
-    metrics:
-      deps.metrics ??
-      createStoreMetrics(async () => {
-        const verification = await store.verifyAudit();
-        return verification.head?.seq ?? 0;
-      }),
+    metrics: deps.metrics ?? createStoreMetrics(auditLengthReader(store)),
     health: deps.health ?? createHealthState(),
     bodyLimitBytes: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     runningKeys: new Set(),

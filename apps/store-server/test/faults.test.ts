@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import type { AuditEntry } from '@greentic/deploy-spec';
 import { createHttpStore, type GreenticStore } from '@greentic/store-contract';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../src/identity/static-tokens';
+import { dropSchema, POSTGRES_URL } from './harness';
 
 // Kill -9 the real server process (the built bin) while 16 clients write with retries. Every acknowledged
 // write must survive exactly once with its audit entry, the chain and the integrity check must hold, and
@@ -32,8 +34,8 @@ const dir = mkdtempSync(join(tmpdir(), 'greentic-faults-'));
 const token = mintToken();
 let child: ChildProcess | undefined;
 
-async function startChild(port: number): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [BIN, '--db', join(dir, 'store.db'), '--listen', `127.0.0.1:${port}`], {
+async function startChild(port: number, storeArgs: readonly string[]): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [BIN, ...storeArgs, '--listen', `127.0.0.1:${port}`], {
     env: { ...process.env, GREENTIC_ADMIN_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,12 +79,19 @@ async function allAudit(store: GreenticStore): Promise<AuditEntry[]> {
   }
 }
 
+const schema = `greentic_faults_${randomBytes(6).toString('hex')}`;
 afterAll(async () => {
   if (child !== undefined) await kill9(child);
   rmSync(dir, { recursive: true, force: true });
+  await dropSchema(schema);
 });
 
-describe('kill -9 under 16 writers', () => {
+const BACKENDS: readonly (readonly [string, readonly string[]])[] = [
+  ['sqlite', ['--db', join(dir, 'store.db')]],
+  ['postgres', ['--postgres', POSTGRES_URL, '--postgres-schema', schema]],
+];
+
+describe.each(BACKENDS)('kill -9 under 16 writers (%s)', (_name, storeArgs) => {
   it('keeps every acknowledged write exactly once with its audit entry, and retries apply once', async () => {
     if (!existsSync(BIN))
       throw new Error(
@@ -98,7 +107,7 @@ describe('kill -9 under 16 writers', () => {
         retry: { attempts: 80, baseDelayMs: 20, maxDelayMs: 250 },
       });
     const admin = client();
-    child = await startChild(port);
+    child = await startChild(port, storeArgs);
     await admin.putEnvironment(
       { name: 'faults', slots: {}, config: {} },
       { actor: 'admin', idempotencyKey: 'faults-env' },
@@ -145,7 +154,7 @@ describe('kill -9 under 16 writers', () => {
     for (let round = 0; round < ROUNDS; round++) {
       await new Promise((ok) => setTimeout(ok, 350 + round * 50));
       await kill9(child);
-      child = await startChild(port);
+      child = await startChild(port, storeArgs);
       seen.push(await verify());
     }
     stop = true;
