@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { type EnvPackError, isEnvPackError } from '@greentic/env-pack';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { K8sObject } from './kinds';
@@ -276,5 +278,54 @@ contexts:
     );
     expect(e.code).toBe('preflight-failed');
     expect(e.message).toContain('context missing');
+  });
+});
+
+describe('KubeClient over TLS with a kubeconfig', () => {
+  const tls = (f: string) => readFileSync(fileURLToPath(new URL(`../test/fixtures/tls/${f}`, import.meta.url)), 'utf8');
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  let secure: FakeApiServer;
+  beforeEach(async () => {
+    secure = await startFakeApiServer({
+      tls: { key: tls('server.key'), cert: tls('server.crt'), ca: tls('ca.crt') },
+      users: { 'cert:cert-user': { name: 'cert-user', rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } },
+    });
+  });
+  afterEach(async () => {
+    await secure.close();
+  });
+  const kubeconfig = (ca: string) => `
+apiVersion: v1
+kind: Config
+current-context: secure
+clusters:
+- name: secure
+  cluster: { server: "${secure.url}", certificate-authority-data: ${b64(ca)} }
+users:
+- name: cert-user
+  user: { client-certificate-data: ${b64(tls('client.crt'))}, client-key-data: ${b64(tls('client.key'))} }
+contexts:
+- name: secure
+  context: { cluster: secure, user: cert-user }
+`;
+
+  it('verifies the server with the kubeconfig CA and authenticates with the client certificate', async () => {
+    const client = new KubeClient(await loadKubeTarget({ yaml: kubeconfig(tls('ca.crt')) }));
+    try {
+      expect(secure.url.startsWith('https://')).toBe(true);
+      expect(await client.whoAmI()).toBe('cert-user');
+      expect((await client.apply(ns)).outcome).toBe('created');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses a server its CA does not vouch for', async () => {
+    const client = new KubeClient(await loadKubeTarget({ yaml: kubeconfig(tls('client.crt')) }));
+    try {
+      expect((await caught(client.get('Namespace', 'v1', undefined, 'x'))).code).toBe('unavailable');
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { KINDS, type KindInfo } from '../kinds';
 
@@ -23,7 +25,10 @@ export interface FakeUser {
 }
 
 export interface FakeApiServerOptions {
-  /** Bearer token → user. Absent: no authentication and every request is allowed (as `system:admin`). */
+  /**
+   * Bearer token → user, and `cert:<CN>` → user for client certificates (HTTPS mode). Absent: no authentication and
+   * every request is allowed (as `system:admin`).
+   */
   readonly users?: Readonly<Record<string, FakeUser>>;
   /** Delay before an applied Deployment reports its replicas ready (default 50 ms). */
   readonly availableAfterMs?: number;
@@ -36,6 +41,11 @@ export interface FakeApiServerOptions {
    */
   readonly pods?: boolean;
   /** Whether a Deployment's pods ever become ready (default: always). False leaves it unavailable forever. */
+  /**
+   * Serve HTTPS with this key and certificate; client certificates signed by `ca` authenticate as `cert:<CN>`
+   * (as the API server's client-certificate authentication does).
+   */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer; readonly ca?: string | Buffer };
   readonly becomesAvailable?: (deployment: FakeObject) => boolean;
 }
 
@@ -548,6 +558,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     if (options.users) {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       user = token === undefined ? undefined : options.users[token];
+      const socket = req.socket as TLSSocket;
+      if (!user && options.tls && socket.authorized) {
+        const cn = socket.getPeerCertificate()?.subject?.CN;
+        user = typeof cn === 'string' ? options.users[`cert:${cn}`] : undefined;
+      }
       if (!user) return { status: 401, body: status(401, 'Unauthorized', 'Unauthorized') };
     }
     const userName = user?.name ?? 'system:admin';
@@ -663,7 +678,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     };
   }
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req)
       .catch((e: unknown) => ({ status: 500, body: status(500, 'InternalError', (e as Error).message) }))
       .then(({ status: code, body }) => {
@@ -678,7 +693,19 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         res.writeHead(code, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       });
-  });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer(
+        {
+          key: options.tls.key,
+          cert: options.tls.cert,
+          ...(options.tls.ca ? { ca: options.tls.ca } : {}),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        listener,
+      )
+    : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const infoOfKind = (kind: string) => {
@@ -688,7 +715,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   };
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     get: (kind, namespace, name) => store.get(keyOf(infoOfKind(kind), namespace, name))?.object,
     list: (kind) =>
