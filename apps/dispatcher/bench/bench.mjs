@@ -190,6 +190,8 @@ try {
     `autocannon: ${CONNECTIONS} connections, ${DURATION} s per row (after a 1 s warm-up), 2 CPU cores shared by all processes`,
   );
   const dpid = dispatcherProcess.pid;
+  // Warm the dispatcher's every path (JIT) before any row is measured.
+  for (const headers of [{}, { cookie }, { 'x-greentic-session': 'bench-session' }]) await load(dispatcher, headers, 1);
   const direct = await measure('direct to a worker', blue, {}, blueWorker.pid);
   const bare = await measure(
     'bare undici proxy (no routing, Node floor)',
