@@ -1,6 +1,7 @@
 // @greentic/deployer-host-release: exact-commit releases on plain hosts over the system OpenSSH client (seed 002),
 // package-pin capture, and the greentic.deployer.host-release deployer env-pack.
 
+export { createConformanceFixtures, createHostFixtures } from './conformance-fixtures';
 export type { HostDeployerConfig } from './deployer-pack';
 export { createDeployer, hostTargetFromConfig, parseHostDeployerConfig, planHost } from './deployer-pack';
 export type { ArchiveStream, ResolvedCommit } from './git-source';
@@ -23,5 +24,7 @@ export type { HostService, HostTarget, RemoteOptions, RemoteResult } from './ssh
 export { closeHostConnection, PACK_ID, runRemote, shellQuote } from './ssh-transport';
 export type { HostStatus, StatusOptions } from './status';
 export { hostStatus } from './status';
+export type { Repo, TestHost } from './throwaway-host';
+export { freePort, makeRepo, startTestHost } from './throwaway-host';
 export type { HostDrift, TruthRecord } from './truth-record';
 export { diffTruth, parseTruthRecord, truthFromSnapshot } from './truth-record';

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturePackage, promotePackage, readPackageAudit, rollbackPackage } from '../src/index';
-import { freePort, startTestHost, type TestHost } from './ssh-host';
+import { freePort, startTestHost, type TestHost } from '../src/throwaway-host';
 
 let host: TestHost;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isEnvPackError } from '@greentic/env-pack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostTarget, hostStatus, promote, pruneReleases, rollback, smoke } from '../src/index';
-import { freePort, makeRepo, type Repo, startTestHost, type TestHost } from './ssh-host';
+import { freePort, makeRepo, type Repo, startTestHost, type TestHost } from '../src/throwaway-host';
 
 const mkdirP = (p: string) => {
   mkdirSync(p, { recursive: true });

@@ -4,14 +4,16 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeHostConnection, type HostTarget } from '../src/index';
+import { closeHostConnection, type HostTarget } from './ssh-transport';
 
-// A real OpenSSH server for the tests: host and user keys generated here, its own sshd_config (no PAM, keys from
-// the temp dir), bound to 127.0.0.1 on a free high port, run in the foreground as a child and killed in afterAll.
-// The "host" is this machine; the service is a small supervisor script standing in for systemd.
+// A throwaway host for tests and the conformance fixtures: a real OpenSSH server with host and user keys generated
+// here, its own sshd_config (no PAM, keys from the temp dir), bound to 127.0.0.1 on a free high port, run in the
+// foreground as a child and stopped by `stop()`. The "host" is this machine; the service manager is a small
+// supervisor script standing in for systemd. Needs Debian's openssh-server (`apt-get install -y openssh-server`).
 
 const SSHD = '/usr/sbin/sshd';
 
+/** A running throwaway sshd and what a target needs to reach it. */
 export interface TestHost {
   readonly dir: string;
   readonly port: number;
@@ -26,6 +28,12 @@ export interface TestHost {
   stop(): Promise<void>;
 }
 
+/**
+ * A port that was free on 127.0.0.1 a moment ago.
+ *
+ * @example
+ * const port = await freePort();
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -55,6 +63,14 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   throw new Error(`sshd did not listen on 127.0.0.1:${port}: ${log()}`);
 }
 
+/**
+ * Start a throwaway sshd on 127.0.0.1 (see the file comment); call `stop()` when done.
+ *
+ * @example
+ * const host = await startTestHost();
+ * const target = host.target('/tmp/x/root', await freePort());
+ * await host.stop();
+ */
 export async function startTestHost(): Promise<TestHost> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install it with \`apt-get install -y openssh-server\``);
   const dir = mkdtempSync(join(tmpdir(), 'ghr-sshd-'));
@@ -226,13 +242,19 @@ wait $pid 2>/dev/null
 exit 255
 `;
 
+/** A throwaway git repository holding a small HTTP worker. */
 export interface Repo {
   readonly dir: string;
   /** Commit a worker that answers /healthz with 200 (healthy) or 500, returns the sha. */
   commit(message: string, opts?: { healthy?: boolean; extra?: Record<string, string> }): string;
 }
 
-/** A throwaway git repository holding the worker's source. */
+/**
+ * A throwaway git repository holding the worker's source (a node HTTP worker with /healthz and /slow).
+ *
+ * @example
+ * const repo = makeRepo(dir); const sha = repo.commit('v1');
+ */
 export function makeRepo(parent: string): Repo {
   const dir = join(parent, 'worktree');
   mkdirSync(dir);

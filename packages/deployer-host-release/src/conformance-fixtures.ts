@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,9 +13,14 @@ import {
   PACK_ID,
   parseHostDeployerConfig,
 } from '../src/index';
-import { freePort, type Repo, type TestHost } from './ssh-host';
+import { freePort, makeRepo, type Repo, startTestHost, type TestHost } from './throwaway-host';
 
-/** Conformance fixtures for the host-release pack: a real sshd, a throwaway root, the supervisor as service manager. */
+/**
+ * Conformance fixtures for the host-release pack on a given throwaway host and repository.
+ *
+ * @example
+ * const fixtures = await createHostFixtures(host, makeRepo(host.dir));
+ */
 export async function createHostFixtures(host: TestHost, repo: Repo): Promise<DeployerFixtures & { root: string }> {
   const healthySha = repo.commit('conformance healthy');
   const failingSha = repo.commit('conformance failing', { healthy: false });
@@ -131,7 +136,36 @@ export async function createHostFixtures(host: TestHost, repo: Repo): Promise<De
       } finally {
         await closeHostConnection(hostTargetFromConfig(parseHostDeployerConfig(config)));
       }
-      writeFileSync(join(host.dir, 'conformance-done'), 'ok');
     },
   };
+}
+
+/**
+ * Conformance fixtures that own everything they need (the `conformance` export named in package.json, used by
+ * `gtc op env-packs conformance greentic.deployer.host-release`): a throwaway sshd on 127.0.0.1, a git repository
+ * with a healthy and a failing worker commit, a release root and the supervisor; `cleanup()` stops and removes all of
+ * it. Needs /usr/sbin/sshd (Debian openssh-server).
+ *
+ * @example
+ * import { runConformance } from '@greentic/conformance';
+ * const report = await runConformance({ name: 'greentic.deployer.host-release', create: () => createConformanceFixtures() });
+ */
+export async function createConformanceFixtures(): Promise<DeployerFixtures> {
+  const host = await startTestHost();
+  try {
+    const fixtures = await createHostFixtures(host, makeRepo(host.dir));
+    return {
+      ...fixtures,
+      async cleanup() {
+        try {
+          await fixtures.cleanup();
+        } finally {
+          await host.stop();
+        }
+      },
+    };
+  } catch (e) {
+    await host.stop();
+    throw e;
+  }
 }
