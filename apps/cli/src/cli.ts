@@ -6,6 +6,7 @@ import * as credentials from './commands/credentials';
 import * as deployments from './commands/deployments';
 import * as envPacks from './commands/env-packs';
 import * as environments from './commands/environments';
+import * as host from './commands/host';
 import * as revisions from './commands/revisions';
 import * as secrets from './commands/secrets';
 import * as store from './commands/store';
@@ -31,6 +32,7 @@ const GROUPS = [
   config,
   audit,
   store,
+  host,
 ];
 
 /**

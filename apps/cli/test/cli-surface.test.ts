@@ -43,6 +43,10 @@ const COMMANDS = [
   'store restore',
   'store verify',
   'status',
+  'host promote',
+  'host rollback',
+  'host status',
+  'host smoke',
 ];
 
 describe('gtc command surface', () => {
