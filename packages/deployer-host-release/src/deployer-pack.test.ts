@@ -54,6 +54,10 @@ describe('the host-release env-pack', () => {
     const { host: _h, ...noHost } = config;
     expect(() => createDeployer({ config: noHost })).toThrow(/needs slots\.deployer\.config\.host/);
     expect(() => parseHostDeployerConfig({ ...config, root: 'opt/agent' })).toThrow(/must be an absolute path/);
+    // the gtc op host operations need no instance commands; the env-pack does
+    const { instanceStart: _s, ...opsOnly } = config;
+    expect(parseHostDeployerConfig(opsOnly).root).toBe('/opt/agent');
+    expect(() => createDeployer({ config: opsOnly })).toThrow(/needs slots\.deployer\.config\.instanceStart/);
   });
 
   it('refuses drain and archive while the revision holds traffic, before touching the host', async () => {

@@ -61,11 +61,14 @@ export interface HostDeployerConfig {
   /** Instance ports are chosen from this range (default 41000–41999). */
   readonly portRangeStart?: number;
   readonly portRangeEnd?: number;
-  /** Shell commands run on the host for one instance, with GREENTIC_INSTANCE, GREENTIC_DIR, GREENTIC_PORT set. */
-  readonly instanceStart: string;
-  readonly instanceStop: string;
+  /**
+   * Shell commands run on the host for one instance, with GREENTIC_INSTANCE, GREENTIC_DIR, GREENTIC_PORT set.
+   * Needed by the env-pack (`createDeployer`), not by the `gtc op host` operations.
+   */
+  readonly instanceStart?: string;
+  readonly instanceStop?: string;
   /** Exits 0 while the instance's process runs. */
-  readonly instanceStatus: string;
+  readonly instanceStatus?: string;
   /** Health path probed over HTTP (default: the bundle's `launch.healthPath`, else `/healthz`). */
   readonly healthPath?: string;
   /** The promote/rollback service (for `gtc op host …`); default `systemctl` on `serviceName`. */
@@ -126,9 +129,9 @@ export function parseHostDeployerConfig(c: Config): HostDeployerConfig {
     identityFile: str(c, 'identityFile', true),
     knownHostsFile: str(c, 'knownHostsFile', true),
     root,
-    instanceStart: str(c, 'instanceStart', true),
-    instanceStop: str(c, 'instanceStop', true),
-    instanceStatus: str(c, 'instanceStatus', true),
+    ...opt('instanceStart', str(c, 'instanceStart')),
+    ...opt('instanceStop', str(c, 'instanceStop')),
+    ...opt('instanceStatus', str(c, 'instanceStatus')),
     ...opt('port', num(c, 'port')),
     ...opt('worktree', str(c, 'worktree')),
     ...opt('controlPath', str(c, 'controlPath')),
@@ -320,7 +323,13 @@ async function httpHealth(url: string, timeoutMs: number): Promise<{ ok: boolean
  *   instanceStop: 'systemctl stop agent@$GREENTIC_INSTANCE', instanceStatus: 'systemctl is-active --quiet agent@$GREENTIC_INSTANCE' } });
  */
 export function createDeployer(options: PackFactoryOptions): DeployerPack {
-  const cfg = parseHostDeployerConfig(options.config);
+  const parsed = parseHostDeployerConfig(options.config);
+  const cfg = {
+    ...parsed,
+    instanceStart: str(options.config, 'instanceStart', true),
+    instanceStop: str(options.config, 'instanceStop', true),
+    instanceStatus: str(options.config, 'instanceStatus', true),
+  };
   const base = hostTargetFromConfig(cfg);
   // The pack's own steps need no service commands: instances have theirs.
   const t: HostTarget = { ...base, service: { name: 'instances', restart: 'true', status: 'true' } };
