@@ -122,6 +122,21 @@ describe('idempotency over HTTP', () => {
     const ok = await f.call('/v1/environments/local', { method: 'PUT', body: env('local'), headers: k });
     expect(ok.status).toBe(201);
     expect(ok.headers.get('idempotent-replayed')).toBeNull();
+    // 428: an update without If-Match; the same key then carries the corrected request
+    const k4 = { 'idempotency-key': 'k-4' };
+    const missing = await f.call('/v1/environments/local', {
+      method: 'PUT',
+      body: env('local', { a: 1 }),
+      headers: k4,
+    });
+    expect(missing.status).toBe(428);
+    const fixed = await f.call('/v1/environments/local', {
+      method: 'PUT',
+      body: env('local', { a: 1 }),
+      headers: { ...k4, 'if-match': ok.headers.get('etag') ?? '' },
+    });
+    expect(fixed.status).toBe(200);
+    expect(fixed.headers.get('idempotent-replayed')).toBeNull();
   });
 });
 
