@@ -1,6 +1,7 @@
 import { Builtins, Cli, type Command } from 'clipanion';
 import * as audit from './commands/audit';
 import * as bundles from './commands/bundles';
+import * as completion from './commands/completion';
 import * as config from './commands/config';
 import * as credentials from './commands/credentials';
 import * as deployments from './commands/deployments';
@@ -33,6 +34,7 @@ const GROUPS = [
   audit,
   store,
   host,
+  completion,
 ];
 
 /**

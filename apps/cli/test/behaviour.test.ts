@@ -84,3 +84,25 @@ describe('the local store, one process at a time', () => {
     }
   });
 });
+
+describe('shell completion', () => {
+  it('completes groups, commands and options from the registered commands', async () => {
+    const { gtc } = await import('./helpers');
+    const { execFileSync } = await import('node:child_process');
+    const script = (await gtc(['completion', 'bash'])).stdout;
+    const complete = (line: string) =>
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `${script}\nCOMP_WORDS=(${line}); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _gtc_complete; echo "\${COMPREPLY[*]}"`,
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+    expect(complete("gtc ''").split(' ')).toEqual(expect.arrayContaining(['op', 'completion', '--help']));
+    expect(complete('gtc op tra')).toBe('traffic');
+    expect(complete('gtc op traffic s')).toBe('set');
+    expect(complete('gtc op traffic set support --e')).toBe('--env');
+    expect(complete('gtc op env ap')).toBe('apply');
+  });
+});
