@@ -169,6 +169,21 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
 
   const app = new Hono<StoreAppEnv>();
 
+  // Label children are looked up once per (method, route, status): prom-client hashes label objects otherwise.
+  const children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+  const observe = (method: string, route: string, status: number, seconds: number) => {
+    const key = `${method} ${route} ${status}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      const counter = resolved.metrics.requests.labels(method, route, String(status));
+      const histogram = resolved.metrics.latency.labels(method, route);
+      child = { count: () => counter.inc(), time: (s) => histogram.observe(s) };
+      if (children.size < 4096) children.set(key, child);
+    }
+    child.count();
+    child.time(seconds);
+  };
+
   // Request id, metrics and the access log wrap everything, including errors and 404s.
   app.use(async (c, next) => {
     const started = performance.now();
@@ -186,8 +201,7 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
         .at(-1)?.path ?? 'unmatched';
     const status = c.res.status;
     const seconds = (performance.now() - started) / 1000;
-    resolved.metrics.requests.inc({ method: c.req.method, route, status: String(status) });
-    resolved.metrics.latency.observe({ method: c.req.method, route }, seconds);
+    observe(c.req.method, route, status, seconds);
     if (status === 401 || status === 403) resolved.metrics.denials.inc({ status: String(status) });
     if (c.res.headers.get(HTTP_HEADERS.replayed) === 'true') resolved.metrics.replays.inc();
     if (status >= 400 || route.startsWith('/v1')) {

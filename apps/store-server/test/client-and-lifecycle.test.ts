@@ -1,6 +1,8 @@
 import { createHttpStore, type GreenticStore, isStoreError, StoreError } from '@greentic/store-contract';
 import type { SqlStore } from '@greentic/store-sql';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createStoreApp } from '../src/app';
+import { silentLogger } from '../src/logger';
 import { env, type ServerFixture, startFixture } from './server-fixture';
 
 const fixtures: ServerFixture[] = [];
@@ -45,6 +47,22 @@ describe('a key still running', () => {
     const third = await f.call('/v1/environments/local', init);
     expect(third.status).toBe(201);
     expect(third.headers.get('idempotent-replayed')).toBe('true');
+  });
+});
+
+describe('readiness', () => {
+  it('is false while integrity is unverified, true after a passing check', async () => {
+    const f = await fixture();
+    const app = createStoreApp({ store: f.sql, logger: silentLogger });
+    const before = await app.request('/readyz');
+    expect(before.status).toBe(503);
+    expect(await before.json()).toMatchObject({ ready: false, integrity: 'unverified' });
+    const check = await app.request('/v1/admin/integrity-checks', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${f.adminToken}` },
+    });
+    expect(check.status).toBe(200);
+    expect((await app.request('/readyz')).status).toBe(200);
   });
 });
 
