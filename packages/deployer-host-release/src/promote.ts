@@ -239,26 +239,35 @@ async function promoteOn(
     return { outcome: 'promoted', plan, lines, verify, truth, pruned };
   }
 
-  // Verify failed: the release is marked failed (never a good release again) and current goes back.
+  // Verify failed: the release is marked failed (never a good release again) and current goes back to what it was
+  // (re-promoting the current release: to the recorded rollback target).
   const reason = `verify of ${name} failed: ${verify.reason}`;
-  say(`${tag} ${reason}; rolling back to ${currentTarget ?? '(no previous release: removing current)'}`);
-  await markFailed(t, name, verify.reason ?? 'verify failed');
-  await flipCurrent(t, { to: currentTarget ?? '', expect: release, rollback: prevRecord ?? '' });
+  const backTo = currentTarget !== release ? currentTarget : snap.rollbackTarget;
+  const backLink = currentTarget !== release && snap.current.kind === 'symlink' ? snap.current.link : (backTo ?? '');
+  say(`${tag} ${reason}; rolling back to ${backTo ?? '(no previous release: removing current)'}`);
   let back: VerifyReport | undefined;
-  if (currentTarget) {
-    const prev = snap.releases.find((r) => r.path === currentTarget);
-    back = await restartAndVerify(t, currentTarget, prev?.source.sha, say);
+  try {
+    await markFailed(t, name, verify.reason ?? 'verify failed');
+    await flipCurrent(t, { to: backLink, expect: release, rollback: prevRecord ?? '', restore: true });
+    if (backTo) {
+      const prev = snap.releases.find((r) => r.path === backTo);
+      back = await restartAndVerify(t, backTo, prev?.source.sha, say);
+    }
+  } catch (e) {
+    const why = `${reason}; the automatic rollback to ${backTo ?? '(no current)'} broke off: ${(e as Error).message}`;
+    say(`${tag} ${why}`);
+    return { outcome: 'failed', plan, lines, verify, reason: why, rollback: { to: backTo, verify: back } };
   }
   const after = await probeHost(t);
-  const ok = currentTarget === undefined || back?.ok === true;
-  say(`${tag} ${ok ? 'rolled back' : 'ROLLBACK DID NOT VERIFY'}: current → ${currentTarget ?? '(absent)'}`);
+  const ok = backTo === undefined || back?.ok === true;
+  say(`${tag} ${ok ? 'rolled back' : 'ROLLBACK DID NOT VERIFY'}: current → ${backTo ?? '(absent)'}`);
   return {
     outcome: ok ? 'rolled-back' : 'failed',
     plan,
     lines,
     verify,
-    reason,
-    rollback: { to: currentTarget, verify: back },
+    reason: ok ? reason : `${reason}; the rollback to ${backTo} did not verify either: ${back?.reason ?? 'unknown'}`,
+    rollback: { to: backTo, verify: back },
     truth: truthFromSnapshot(t, after),
   };
 }

@@ -102,7 +102,7 @@ async function cleanup(t: HostTarget, inc: string, tar: string): Promise<void> {
 }
 
 const FLIP = `
-root=$1; to=$2; expect=$3; rollback=$4
+root=$1; to=$2; expect=$3; rollback=$4; restore=$5
 cd -- "$root" || exit 20
 if [ -L current ]; then now=$(readlink current); elif [ -e current ]; then
   echo "$root/current is not a symlink (a real directory or file): refusing to replace it; move it away and promote again" >&2; exit 21
@@ -110,7 +110,8 @@ else now=""; fi
 if [ "$now" != "$expect" ]; then
   echo "current changed under us: it points at \${now:-nothing}, expected \${expect:-nothing}; run status and retry" >&2; exit 22
 fi
-if [ -n "$to" ] && [ ! -d "$to" ]; then echo "release $to does not exist" >&2; exit 23; fi
+# Restoring the previous state puts back exactly what was there, even a link to a missing directory.
+if [ -n "$to" ] && [ "$restore" != 1 ] && [ ! -d "$to" ]; then echo "release $to does not exist" >&2; exit 23; fi
 case $rollback in
   -) ;;
   "") rm -f .rollback-target || exit 24 ;;
@@ -130,9 +131,11 @@ mv -T -- "$tmp" current || { rm -f -- "$tmp"; exit 26; }
  */
 export async function flipCurrent(
   t: HostTarget,
-  input: { to: string; expect: string; rollback: string },
+  input: { to: string; expect: string; rollback: string; restore?: boolean },
 ): Promise<void> {
-  const r = await runRemote(t, FLIP, [t.root, input.to, input.expect, input.rollback], { timeoutMs: 60_000 });
+  const r = await runRemote(t, FLIP, [t.root, input.to, input.expect, input.rollback, input.restore ? '1' : '0'], {
+    timeoutMs: 60_000,
+  });
   if (r.code === 0) return;
   const code = r.code === 21 || r.code === 22 ? 'conflict' : 'failed';
   throw new EnvPackError(

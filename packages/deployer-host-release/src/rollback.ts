@@ -144,7 +144,12 @@ async function rollbackOn(t: HostTarget, opts: RollbackOptions): Promise<Rollbac
   }
   const reason = `verify of ${release.name} failed: ${verify.reason}`;
   await markFailed(t, release.name, verify.reason ?? 'verify failed');
-  await flipCurrent(t, { to: from ?? '', expect: to, rollback: snap.rollbackTarget ?? '' });
+  await flipCurrent(t, {
+    to: snap.current.kind === 'symlink' ? snap.current.link : '',
+    expect: to,
+    rollback: snap.rollbackTarget ?? '',
+    restore: true,
+  });
   let back: VerifyReport | undefined;
   if (from) back = await restartAndVerify(t, from, fromRelease?.source.sha ?? snap.currentSource?.sha, say);
   const ok = from === undefined || back?.ok === true;

@@ -103,6 +103,24 @@ describe('status', () => {
   });
 });
 
+describe('rollback', () => {
+  it('a rollback target that does not verify is marked failed and current returns to where it was', async () => {
+    const t = await freshTarget();
+    const good = repo.commit('serving');
+    await promote(t, { worktree: repo.dir, label: 'good', apply: true });
+    // a release made by other tooling from a broken commit (tier 3: only its name tells the SHA)
+    const bad = repo.commit('broken by hand', { healthy: false });
+    const dir = mkdirP(join(t.root, 'releases', `${bad}-manual`));
+    execFileSync('sh', ['-c', `git -C "${repo.dir}" archive ${bad} | tar -x -C "$1"`, 'sh', dir]);
+    const r = await rollback(t, { to: `${bad}-manual`, apply: true });
+    expect(r.outcome).toBe('reverted');
+    expect(r.reason).toMatch(/verify of .*-manual failed/);
+    expect((await hostStatus(t)).source).toMatchObject({ sha: good, tier: 'release-json' });
+    expect((await hostStatus(t)).releases.find((x) => x.name === `${bad}-manual`)?.failed).toBe(true);
+    expect((await smoke(t)).ok).toBe(true);
+  });
+});
+
 describe('hygiene', () => {
   it('keeps the last N good releases, never current or the rollback target, never counts failed ones', async () => {
     const t = await freshTarget({ keepReleases: 0 });
