@@ -86,6 +86,11 @@ export async function runGtc(argv: readonly string[], options: RunOptions): Prom
     colorDepth: colored ? 8 : 1,
   };
   const cli = createCli({ colored });
+  if (argv.length === 0 || (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h'))) {
+    // The overview needs no parser: skip compiling Clipanion's state machine (a third of `gtc --help`'s start-up).
+    context.stdout.write(cli.usage(null, { colored }));
+    return 0;
+  }
   let command: Command<GtcContext>;
   try {
     // Parsing (paths, options, typanion validators) happens here: a mistake on the command line is a usage
