@@ -280,8 +280,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const onUpstreamDone = (err: Error | null, data: { opaque: InFlight }) => {
     const f = data.opaque;
     f.stats.inFlight--;
-    f.stats.requests.inc();
-    f.stats.latency.observe((performance.now() - f.start) / 1000);
+    f.stats.record((performance.now() - f.start) / 1000);
     if (f.stats.inFlight === 0 && !liveKeys.has(f.revision.key)) metrics.forget(f.revision.key);
     if (err === null) return;
     const code = upstreamErrorCode(err);

@@ -1,11 +1,27 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
-/** Per-revision counters, created once per revision and kept across reloads. */
+/** One exported sample, in the shape prom-client's registry formats (`metricName` for _bucket/_sum/_count). */
+interface Sample {
+  readonly metricName?: string;
+  readonly labels: Readonly<Record<string, string | number>>;
+  readonly value: number;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** Per-revision counters, created once per revision and kept across reloads while the revision is live. */
 export interface RevisionStats {
   inFlight: number;
-  readonly requests: { inc(): void };
-  readonly latency: { observe(seconds: number): void };
+  /** Count one finished request and its duration. Plain arithmetic: the hot path never touches prom-client. */
+  record(seconds: number): void;
   readonly labels: { tenant: string; deployment: string; revision: string };
+}
+
+interface RevisionCounters extends RevisionStats {
+  requests: number;
+  latencySum: number;
+  /** Per-bucket counts (not cumulative); the export makes them cumulative. */
+  readonly latencyCounts: Float64Array;
 }
 
 /** The dispatcher's Prometheus metrics (own registry, so several dispatchers can live in one process). */
@@ -17,42 +33,60 @@ export interface DispatcherMetrics {
   countError(tenant: string, deployment: string, revision: string, code: string): void;
   /** Every revision seen, by key. */
   readonly stats: ReadonlyMap<string, RevisionStats>;
-  /** Forget a revision that left the config and has nothing in flight. */
+  /** Forget a revision that left the config and has nothing in flight: its series end. */
   forget(key: string): void;
   readonly configGeneration: { set(value: number): void };
   readonly configReloads: { inc(labels: { outcome: string }): void };
 }
 
 /**
- * Create the metric set: requests, latency histogram and errors per revision, plus reload counters.
+ * Create the metric set: requests, latency histogram, errors and in-flight per revision, plus reload counters.
+ * Requests and latency are kept as plain numbers per revision and turned into Prometheus series when scraped
+ * (prom-client's labelled `inc`/`observe` hash the labels on every call, a cost paid per proxied request).
  *
  * @example
  * const m = createMetrics();
- * m.statsFor('acme/support/r1', 'acme', 'support', 'r1').requests.inc();
+ * m.statsFor('acme/support/r1', 'acme', 'support', 'r1').record(0.004);
  */
 export function createMetrics(): DispatcherMetrics {
   const registry = new Registry();
   const labelNames = ['tenant', 'deployment', 'revision'] as const;
-  const requests = new Counter({
-    name: 'greentic_dispatcher_requests_total',
-    help: 'Requests proxied to a revision',
-    labelNames,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'greentic_dispatcher_request_duration_seconds',
-    help: 'Time from receiving a request to the end of the proxied response, per revision',
-    labelNames,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
+  const stats = new Map<string, RevisionCounters>();
+
+  const requestsName = 'greentic_dispatcher_requests_total';
+  registry.registerMetric(
+    customMetric(requestsName, 'Requests proxied to a revision', 'counter', () =>
+      [...stats.values()].map((s) => ({ labels: { ...s.labels }, value: s.requests })),
+    ),
+  );
+  const latencyName = 'greentic_dispatcher_request_duration_seconds';
+  registry.registerMetric(
+    customMetric(
+      latencyName,
+      'Time from receiving a request to the end of the proxied response, per revision',
+      'histogram',
+      () => {
+        const values: Sample[] = [];
+        for (const s of stats.values()) {
+          let cumulative = 0;
+          LATENCY_BUCKETS.forEach((le, i) => {
+            cumulative += s.latencyCounts[i]!;
+            values.push({ metricName: `${latencyName}_bucket`, labels: { le, ...s.labels }, value: cumulative });
+          });
+          values.push({ metricName: `${latencyName}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.requests });
+          values.push({ metricName: `${latencyName}_sum`, labels: { ...s.labels }, value: s.latencySum });
+          values.push({ metricName: `${latencyName}_count`, labels: { ...s.labels }, value: s.requests });
+        }
+        return values;
+      },
+    ),
+  );
   const errors = new Counter({
     name: 'greentic_dispatcher_errors_total',
     help: 'Requests answered with a dispatcher error (problem+json), per revision and code',
     labelNames: [...labelNames, 'code'],
     registers: [registry],
   });
-  const stats = new Map<string, RevisionStats>();
   new Gauge({
     name: 'greentic_dispatcher_in_flight_requests',
     help: 'Requests in flight per revision (a draining revision is empty when this and its pins reach 0)',
@@ -74,8 +108,24 @@ export function createMetrics(): DispatcherMetrics {
     statsFor(key, tenant, deployment, revision) {
       let s = stats.get(key);
       if (s === undefined) {
-        const labels = { tenant, deployment, revision };
-        s = { inFlight: 0, requests: requests.labels(labels), latency: latency.labels(labels), labels };
+        const counters: RevisionCounters = {
+          inFlight: 0,
+          requests: 0,
+          latencySum: 0,
+          latencyCounts: new Float64Array(LATENCY_BUCKETS.length),
+          labels: { tenant, deployment, revision },
+          record(seconds) {
+            counters.requests++;
+            counters.latencySum += seconds;
+            for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+              if (seconds <= LATENCY_BUCKETS[i]!) {
+                counters.latencyCounts[i]!++;
+                return;
+              }
+            }
+          },
+        };
+        s = counters;
         stats.set(key, s);
       }
       return s;
@@ -87,9 +137,6 @@ export function createMetrics(): DispatcherMetrics {
       const s = stats.get(key);
       if (s === undefined || s.inFlight > 0) return;
       stats.delete(key);
-      // A retired revision's series end here, so label cardinality does not grow with every deploy.
-      requests.remove(s.labels);
-      latency.remove(s.labels);
     },
     configGeneration,
     configReloads: new Counter({
@@ -99,4 +146,21 @@ export function createMetrics(): DispatcherMetrics {
       registers: [registry],
     }),
   };
+}
+
+/** A metric whose values are computed when scraped (prom-client's registry accepts any object with `get`). */
+function customMetric(
+  name: string,
+  help: string,
+  type: 'counter' | 'histogram',
+  values: () => Sample[],
+): Parameters<Registry['registerMetric']>[0] {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
+  };
+  return metric as unknown as Parameters<Registry['registerMetric']>[0];
 }

@@ -168,6 +168,16 @@ describe('proxying', () => {
       /greentic_dispatcher_errors_total\{tenant="acme",deployment="slow",revision="r1",code="upstream-timeout"\} 1/,
     );
     expect(metrics).toContain('greentic_dispatcher_config_generation 1');
+    expect(metrics).toContain('# TYPE greentic_dispatcher_request_duration_seconds histogram');
+    const labels = 'tenant="acme",deployment="support",revision="blue"';
+    const total = new RegExp(`greentic_dispatcher_requests_total\\{${labels}\\} (\\d+)`).exec(metrics)?.[1];
+    const count = new RegExp(`greentic_dispatcher_request_duration_seconds_count\\{${labels}\\} (\\d+)`).exec(
+      metrics,
+    )?.[1];
+    const inf = new RegExp(`_bucket\\{le="\\+Inf",${labels}\\} (\\d+)`).exec(metrics)?.[1];
+    expect(Number(total)).toBeGreaterThan(0);
+    expect(count).toBe(total);
+    expect(inf).toBe(total);
   });
 
   it('is not ready (503) until a config is loaded', async () => {
