@@ -3,7 +3,7 @@ import type { Versioned } from '@greentic/store-contract';
 import type { CommandIO } from '../base-command';
 import { CliError } from '../cli-error';
 import { LOCAL_DEFAULT_SLOTS } from '../session';
-import { explainConflict, parsePairs } from './common';
+import { explainConflict, hasCode, parsePairs } from './common';
 
 /** JSON shape of one environment in `env list` / `env get`. */
 export function environmentJson(e: Versioned<Environment>) {
@@ -17,7 +17,12 @@ function slotSummary(slots: Slots): string {
 
 export async function listEnvironments(io: CommandIO): Promise<number> {
   const s = await io.session();
-  await s.environment('local', io.key); // first use creates local, and heals it
+  try {
+    await s.environment('local', io.key); // first use creates local, and heals it
+  } catch (e) {
+    // A read-only token may list but not create: listing still works, without local.
+    if (!hasCode(e, 'forbidden')) throw e;
+  }
   const envs = await s.store.listEnvironments();
   if (io.json) {
     io.out.json({ environments: envs.map(environmentJson) });
