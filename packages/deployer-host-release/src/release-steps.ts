@@ -60,6 +60,9 @@ export async function shipRelease(
   const rel = posix.join(rels, input.name);
   const nothing = `current was not touched and no release ${input.name} was created`;
   const archive = archiveCommit(input.worktree, input.sha);
+  // On the failure paths git is killed and `done` rejects without anyone waiting for it: keep that from becoming an
+  // unhandled rejection (the success path still awaits it and sees any git failure).
+  archive.done.catch(() => undefined);
   const sig = input.signal ? { signal: input.signal } : {};
   let received: RemoteResult;
   try {
