@@ -178,6 +178,20 @@ describe.each(['local', 'remote'] as const)('gtc op against the %s store', { tim
     expect((await ok(['op', 'revisions', 'get', 'support', 'r2'])).stdout).toMatch(/state\s+ready/);
   });
 
+  it('marks a revision failed when its health gate never passes, and says what to do next', async () => {
+    await ok(['op', 'env', 'create', 'broken']);
+    await ok(['op', 'env-packs', 'attach', 'greentic.deployer.local-process', '--env', 'broken', '--config', 'env.HELLO_FAIL=health']);
+    await ok(['op', 'deployments', 'create', 'web', '--bundle', 'hello-worker', '--env', 'broken']);
+    await ok(['op', 'revisions', 'stage', 'web', '--env', 'broken']);
+    const warm = await run(['op', 'revisions', 'warm', 'web', 'r1', '--env', 'broken', '--timeout', '2']);
+    expect([EXIT_CODES['check-failed'], EXIT_CODES.unavailable]).toContain(warm.code);
+    expect(warm.stderr).toContain('r1 of broken/web failed to warm');
+    expect(warm.stderr).toContain('gtc op revisions archive web r1');
+    const r = await ok(['op', 'revisions', 'get', 'web', 'r1', '--env', 'broken', '--json']);
+    expect(r.json<{ revision: { state: string } }>().revision.state).toBe('failed');
+    await ok(['op', 'revisions', 'archive', 'web', 'r1', '--env', 'broken']);
+  });
+
   it('reports drift when a worker dies behind its back, and exits with the failed-check code', async () => {
     const record = join(
       env.GREENTIC_HOME!,
