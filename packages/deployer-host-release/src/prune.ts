@@ -74,27 +74,30 @@ export function decidePrune(
 export async function pruneReleases(t: HostTarget, opts: PruneOptions = {}): Promise<PruneResult> {
   checkRoot(t.root);
   const keep = Math.max(1, Math.floor(opts.keep ?? t.keepReleases ?? 5));
-  const snap = await probeHost(t);
-  const d = decidePrune(snap, keep, opts.leftoverMinutes ?? 60);
-  const lines = [
-    `[${PACK_ID}] prune ${opts.apply ? '(applying)' : '(dry run: nothing will change)'} on ${describeHost(t)}:${posix.join(t.root, 'releases')}`,
-    ...d.keep.map((k) => `  keep    ${k.path} (${k.why})`),
-    ...d.remove.map((k) => `  remove  ${k.path} (${k.why})`),
-  ];
-  if (opts.apply === true) {
-    const remove = () =>
-      removePaths(
+  const run = async (): Promise<PruneResult> => {
+    // Applied, this runs under the host lock: the snapshot it decides on is the state it deletes from, so a
+    // rollback or promote that re-points current in between can never make it delete the new current.
+    const snap = await probeHost(t);
+    const d = decidePrune(snap, keep, opts.leftoverMinutes ?? 60);
+    const lines = [
+      `[${PACK_ID}] prune ${opts.apply ? '(applying)' : '(dry run: nothing will change)'} on ${describeHost(t)}:${posix.join(t.root, 'releases')}`,
+      ...d.keep.map((k) => `  keep    ${k.path} (${k.why})`),
+      ...d.remove.map((k) => `  remove  ${k.path} (${k.why})`),
+    ];
+    if (opts.apply === true) {
+      await removePaths(
         t,
         d.remove.map((r) => r.path),
       );
-    // Inside a promotion the lock is already held by the caller.
-    await (opts.lockHeld === true ? remove() : withHostLock(t, 'prune', remove));
-  }
-  return {
-    outcome: opts.apply === true ? 'pruned' : 'dry-run',
-    host: describeHost(t),
-    keep: d.keep,
-    remove: d.remove,
-    lines,
+    }
+    return {
+      outcome: opts.apply === true ? 'pruned' : 'dry-run',
+      host: describeHost(t),
+      keep: d.keep,
+      remove: d.remove,
+      lines,
+    };
   };
+  // Inside a promotion the lock is already held by the caller; a dry run never locks.
+  return opts.apply === true && opts.lockHeld !== true ? withHostLock(t, 'prune', run) : run();
 }

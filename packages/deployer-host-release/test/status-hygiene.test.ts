@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEnvPackError } from '@greentic/env-pack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +146,36 @@ describe('hygiene', () => {
     expect(done.outcome).toBe('pruned');
     expect(readdirSync(join(t.root, 'releases')).sort()).toEqual([`${shas[1]}-h2`, `${shas[2]}-h3`].sort());
     expect((await smoke(t)).ok).toBe(true);
+  });
+});
+
+describe('hygiene under the lock', () => {
+  it('decides what to remove only after taking the lock, so a current re-pointed meanwhile is never deleted', async () => {
+    const t = await freshTarget({ keepReleases: 0 });
+    const shas: string[] = [];
+    for (const i of [1, 2, 3]) {
+      shas.push(repo.commit(`l${i}`));
+      await promote(t, { worktree: repo.dir, label: `l${i}`, apply: true, keepReleases: 0 });
+    }
+    const oldest = join(t.root, 'releases', `${shas[0]}-l1`);
+    // Someone rolls back to the oldest release by hand at the moment prune asks for the lock (the wrapper re-points
+    // current just before the lock's ssh session). Deciding before locking would delete the new current.
+    const hook = join(host.dir, 'repoint-before-lock.sh');
+    writeFileSync(
+      hook,
+      `#!/bin/sh
+old=$1; root=$2; shift 2
+case "$*" in *.lock/owner*) ln -s -- "$old" "$root/current.hook" && mv -T -- "$root/current.hook" "$root/current" ;; esac
+exec ssh "$@"
+`,
+      { mode: 0o755 },
+    );
+    const { controlPath: _shared, ...plain } = t;
+    const pruned = await pruneReleases({ ...plain, sshCommand: [hook, oldest, t.root] }, { keep: 1, apply: true });
+    expect(readlinkSync(join(t.root, 'current'))).toBe(oldest);
+    expect(pruned.keep).toContainEqual({ path: oldest, why: 'current' });
+    expect(pruned.remove).toEqual([]);
+    expect(readdirSync(join(t.root, 'releases'))).toContain(`${shas[0]}-l1`);
   });
 });
 
