@@ -22,4 +22,17 @@ describe('waitFor', () => {
       '[greentic.deployer.x] timed out after 60 ms waiting for GET /healthz of r7 to answer 200 (last attempt: connection refused)',
     );
   });
+
+  it('times out even when a check never settles, saying so', async () => {
+    const started = Date.now();
+    const err = await waitFor(() => new Promise<undefined>(() => {}), {
+      what: 'the worker to answer',
+      timeoutMs: 80,
+    }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(isEnvPackError(err, 'timeout')).toBe(true);
+    expect((err as Error).message).toBe(
+      'timed out after 80 ms waiting for the worker to answer (the last attempt was still running)',
+    );
+  });
 });

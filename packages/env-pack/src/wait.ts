@@ -23,23 +23,45 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 100;
   let lastError: unknown;
+  const timedOut = (why: string) =>
+    new EnvPackError('timeout', `timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${why}`, {
+      ...(opts.pack ? { pack: opts.pack } : {}),
+      cause: lastError,
+    });
   for (;;) {
     opts.signal?.throwIfAborted();
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
+    // A check that never settles (a request without its own timeout) must not turn the wait into a hang.
+    const attempt = await settleBefore(check, deadline);
+    if (attempt === 'hung') throw timedOut(' (the last attempt was still running)');
+    if (attempt.ok) {
+      if (attempt.value !== undefined) return attempt.value;
       lastError = undefined;
-    } catch (e) {
-      lastError = e;
-    }
+    } else lastError = attempt.error;
     const left = deadline - Date.now();
-    if (left <= 0) {
-      const why = lastError instanceof Error ? ` (last attempt: ${lastError.message})` : '';
-      throw new EnvPackError('timeout', `timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${why}`, {
-        ...(opts.pack ? { pack: opts.pack } : {}),
-        cause: lastError,
-      });
-    }
+    if (left <= 0) throw timedOut(lastError instanceof Error ? ` (last attempt: ${lastError.message})` : '');
     await sleep(Math.min(interval, left), undefined, opts.signal ? { signal: opts.signal } : undefined);
+  }
+}
+
+/** Run `check` once; `'hung'` when it has not settled by `deadline`. */
+async function settleBefore<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  deadline: number,
+): Promise<{ ok: true; value: T | undefined } | { ok: false; error: unknown } | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve()
+        .then(check)
+        .then(
+          (value) => ({ ok: true as const, value }),
+          (error: unknown) => ({ ok: false as const, error }),
+        ),
+      new Promise<'hung'>((resolve) => {
+        timer = setTimeout(() => resolve('hung'), Math.max(0, deadline - Date.now()));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
