@@ -34,6 +34,12 @@ const sessions = Array.from({ length: 1024 }, (_, i) => ({
   sessionId: `session-${i}`,
 }));
 for (const s of sessions) router.route(s); // pin them all
+// The same sessions arriving with two spellings of the host in turn: every request normalizes its Host header
+// (no hit in the router's one-entry host memo), the worst case for scope resolution.
+const alternating = sessions.map((s, i) => ({
+  ...s,
+  host: i % 2 === 0 ? 'support.acme.test' : 'Support.Acme.Test:443',
+}));
 const anonymous = { host: 'support.acme.test', path: '/chat/messages' };
 const deployment = table.deployments[0];
 
@@ -60,6 +66,7 @@ const baseline = measure('baseline: Math.random() only', N, () => (Math.random()
 const weighted = measure('chooseWeighted (cumulative weights)', N, () => chooseWeighted(deployment, Math.random));
 const scoped = measure('router.route: host + prefix scope, weighted', N, () => router.route(anonymous));
 const pinned = measure('router.route: scope + session pin (memory LRU)', N, (i) => router.route(sessions[i & 1023]));
+measure('router.route: as above, Host spelled 2 ways in turn', N, (i) => router.route(alternating[i & 1023]));
 console.log(
   `ratios vs baseline: weighted ${(weighted / baseline).toFixed(2)}, scoped ${(scoped / baseline).toFixed(2)}, pinned ${(pinned / baseline).toFixed(2)}`,
 );

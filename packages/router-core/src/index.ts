@@ -1,6 +1,7 @@
 // @greentic/router-core: which revision serves this request. Scoped routing, trusted header, signed cookie,
 // session pins, weighted random. Pure: the only I/O is behind the PinStore interface.
 
+export { COARSE_CLOCK_MS, coarseNow } from './clock';
 export type { MaybePromise, MemoryPinStore, MemoryPinStoreOptions, PinStore } from './pin-store';
 export { createMemoryPinStore } from './pin-store';
 export type { RandomSource } from './random-source';

@@ -105,18 +105,21 @@ export function createRouter(initial: RoutingTable, options: RouterOptions = {})
   const pins = options.pinStore;
   let table = initial;
 
-  const finish = (
+  /** The choice once the pin store answered: the pinned revision, else weighted (and the session pinned to it). */
+  const afterPin = (
     deployment: CompiledDeployment,
-    input: RouteInput,
-    cookieRevision: string | undefined,
+    sessionId: string,
     pinned: string | undefined,
   ): MaybePromise<Choice> => {
-    const choice = chooseRevision(deployment, undefined, cookieRevision, pinned, random);
-    if (choice.kind === 'routed' && choice.via === 'weighted' && pins !== undefined && input.sessionId !== undefined) {
-      const written = pins.set(deployment.key, input.sessionId, choice.revision.id);
-      if (written instanceof Promise) return written.then(() => choice);
+    if (pinned !== undefined) {
+      const r = deployment.byId.get(pinned);
+      if (r !== undefined) return r.choices.pin;
     }
-    return choice;
+    // A new session, or a pin to a revision that is gone: choose by weight and pin to the choice.
+    const choice = chooseWeighted(deployment, random);
+    if (choice.kind !== 'routed') return choice;
+    const written = pins!.set(deployment.key, sessionId, choice.revision.id);
+    return written instanceof Promise ? written.then(() => choice) : choice;
   };
 
   return {
@@ -130,23 +133,26 @@ export function createRouter(initial: RoutingTable, options: RouterOptions = {})
       const scoped = resolveDeployment(table, input);
       if (scoped.kind === 'no-route') return scoped;
       const deployment = scoped;
-      if (input.trustedRevision !== undefined) {
-        const r = deployment.byId.get(input.trustedRevision);
+      const trustedRevision = input.trustedRevision;
+      if (trustedRevision !== undefined) {
+        const r = deployment.byId.get(trustedRevision);
         if (r !== undefined) return r.choices.header;
       }
-      const cookie =
-        signer !== undefined && input.cookieHeader !== undefined
-          ? readCookie(input.cookieHeader, deployment.cookieName)
-          : undefined;
-      const cookieRevision = cookie !== undefined ? signer!.verify(deployment.key, cookie) : undefined;
-      if (cookieRevision !== undefined) {
-        const r = deployment.byId.get(cookieRevision);
-        if (r !== undefined) return r.choices.cookie;
+      const cookieHeader = input.cookieHeader;
+      if (signer !== undefined && cookieHeader !== undefined) {
+        const cookie = readCookie(cookieHeader, deployment.cookieName);
+        const cookieRevision = cookie !== undefined ? signer.verify(deployment.key, cookie) : undefined;
+        if (cookieRevision !== undefined) {
+          const r = deployment.byId.get(cookieRevision);
+          if (r !== undefined) return r.choices.cookie;
+        }
       }
-      if (pins === undefined || input.sessionId === undefined) return chooseWeighted(deployment, random);
-      const pinned = pins.get(deployment.key, input.sessionId);
-      if (pinned instanceof Promise) return pinned.then((p) => finish(deployment, input, undefined, p));
-      return finish(deployment, input, undefined, pinned);
+      const sessionId = input.sessionId;
+      if (pins === undefined || sessionId === undefined) return chooseWeighted(deployment, random);
+      const pinned = pins.get(deployment.key, sessionId);
+      // In-memory stores answer synchronously (a string or nothing); network stores with a promise.
+      if (pinned === undefined || typeof pinned === 'string') return afterPin(deployment, sessionId, pinned);
+      return pinned.then((p) => afterPin(deployment, sessionId, p));
     },
   };
 }

@@ -65,4 +65,20 @@ describe('resolveDeployment', () => {
     expect(resolve([deployment('acme', 'support')], { path: '/anything' })).toBe('acme/support');
     expect(resolve([deployment('acme', 'a'), deployment('acme', 'b')], { path: '/' })).toBe('404:ambiguous');
   });
+
+  it('resolves alternating and differently spelled hosts in any order (the host memo never leaks)', () => {
+    const r = compileRoutingTable({ environment: 'local', generation: 1, deployments: two });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const key = (host: string) => {
+      const d = resolveDeployment(r.table, { host, path: '/' });
+      return d.kind === 'deployment' ? d.key : d.reason;
+    };
+    for (let i = 0; i < 3; i++) {
+      expect(key('support.acme.test')).toBe('acme/support');
+      expect(key('SUPPORT.GLOBEX.TEST:443')).toBe('globex/support');
+      expect(key('support.acme.test.evil')).toBe('no-match');
+      expect(key('Support.Acme.Test')).toBe('acme/support');
+      expect(key('[::1]:8080')).toBe('no-match');
+    }
+  });
 });

@@ -30,6 +30,7 @@ export const AMBIGUOUS: NoRouteChoice = Object.freeze({ kind: 'no-route', reason
 export function resolveDeployment(table: RoutingTable, input: ScopeInput): CompiledDeployment | NoRouteChoice {
   const deployments = table.deployments;
   const host = table.usesHosts && input.host !== undefined ? normalizeHost(input.host) : undefined;
+  const path = input.path;
   const tenant = input.tenant;
   let best: CompiledDeployment | undefined;
   let bestScore = -1;
@@ -42,7 +43,7 @@ export function resolveDeployment(table: RoutingTable, input: ScopeInput): Compi
       score += 1 << 20;
     }
     if (d.pathPrefixes.length > 0) {
-      const len = matchedPrefixLength(d.pathPrefixes, input.path);
+      const len = matchedPrefixLength(d.pathPrefixes, path);
       if (len < 0) continue;
       score += (len + 1) << 1;
     }
@@ -65,7 +66,14 @@ export function resolveDeployment(table: RoutingTable, input: ScopeInput): Compi
   return tie ? AMBIGUOUS : best;
 }
 
+// The last Host header normalized, and its normal form: a dispatcher sees the same few hosts on request after
+// request, and comparing a header with the previous one is cheaper than slicing and case-folding it again.
+let lastRawHost = '';
+let lastHost = '';
+
+/** The host name of a Host header, lowercase, without the port (`Example.com:8080` → `example.com`). */
 function normalizeHost(raw: string): string {
+  if (raw === lastRawHost) return lastHost;
   let end = raw.length;
   if (raw.charCodeAt(0) === 91 /* [ */) {
     const close = raw.indexOf(']');
@@ -74,8 +82,10 @@ function normalizeHost(raw: string): string {
     const colon = raw.indexOf(':');
     if (colon >= 0) end = colon;
   }
-  const host = end === raw.length ? raw : raw.slice(0, end);
-  return host.toLowerCase();
+  const host = (end === raw.length ? raw : raw.slice(0, end)).toLowerCase();
+  lastRawHost = raw;
+  lastHost = host;
+  return host;
 }
 
 /** Length of the longest prefix matching `path` on a segment boundary, or -1. Prefixes are sorted longest first. */

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { coarseNow } from './clock';
 
 /** Options of a cookie signer. Keys are secrets: they are never printed, logged, or put in errors. */
 export interface CookieSignerOptions {
@@ -6,7 +7,7 @@ export interface CookieSignerOptions {
   readonly keys: readonly string[];
   /** Lifetime of a new cookie, in seconds (default 86400). */
   readonly ttlSeconds?: number;
-  /** The clock, in milliseconds since the epoch (default `Date.now`). */
+  /** The clock, in milliseconds since the epoch (default `coarseNow`: `Date.now` read at most every 25 ms). */
   readonly now?: () => number;
 }
 
@@ -41,7 +42,7 @@ export function createCookieSigner(options: CookieSignerOptions): CookieSigner {
   }
   const keys = options.keys.map((k) => Buffer.from(k, 'utf8'));
   const ttlSeconds = options.ttlSeconds ?? 86_400;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? coarseNow;
   const mac = (key: Buffer, payload: string): Buffer => createHmac('sha256', key).update(payload).digest();
   // HMAC costs microseconds; the proxy signs and verifies on every request. Signing is memoised per target for
   // the current second (the value only changes when `expires` does), and values that verified are remembered
