@@ -24,7 +24,7 @@ export type { HostService, HostTarget, RemoteOptions, RemoteResult } from './ssh
 export { closeHostConnection, PACK_ID, runRemote, shellQuote } from './ssh-transport';
 export type { HostStatus, StatusOptions } from './status';
 export { hostStatus } from './status';
-export type { Repo, TestHost } from './throwaway-host';
+export type { HostFault, Repo, TestHost } from './throwaway-host';
 export { freePort, makeRepo, startTestHost } from './throwaway-host';
 export type { HostDrift, TruthRecord } from './truth-record';
 export { diffTruth, parseTruthRecord, truthFromSnapshot } from './truth-record';

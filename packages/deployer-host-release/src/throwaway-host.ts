@@ -23,8 +23,8 @@ export interface TestHost {
   readonly stateDir: string;
   /** A target on a fresh root with the supervised "main" service on `servicePort`. */
   target(root: string, servicePort: number, extra?: Partial<HostTarget>): HostTarget;
-  /** A fault-injecting ssh wrapper: `drop` kills the connection mid-transfer, `truncate` cuts the stream short. */
-  faultyTarget(base: HostTarget, mode: 'drop' | 'truncate'): HostTarget;
+  /** The same target through a fault-injecting ssh wrapper (see {@link HostFault}). */
+  faultyTarget(base: HostTarget, mode: HostFault): HostTarget;
   stop(): Promise<void>;
 }
 
@@ -220,18 +220,41 @@ esac
 `;
 }
 
-// ssh-fault.sh <drop|truncate> <ssh args…>: on the transfer step only (the remote script's first line is
-// "# greentic-transfer"), forward the first 4 KiB of the archive and then either kill the connection (drop) or
-// close the stream early (truncate). Every other ssh call passes straight through.
-const FAULT_WRAPPER = `#!/bin/sh
+/**
+ * The faults `faultyTarget` injects, all through a wrapper around the local ssh client:
+ * - `drop`: on the transfer step, forward 4 KiB of the archive, then kill the connection;
+ * - `truncate`: on the transfer step, forward 4 KiB, then close the stream early;
+ * - `disk-full`: every remote step runs with RLIMIT_FSIZE at 64 KiB (SIGXFSZ ignored), so any write past 64 KiB
+ *   fails mid-file as on a full disk (with EFBIG, "File too large", where a full disk says ENOSPC: the same
+ *   failed-write path, reproducible without mounting a small filesystem);
+ * - `disk-full-unpack`: the same, on the unpack step only (the archive arrives whole, unpacking it fails);
+ * - `permissions`: file permissions bind for every remote step, even for root (CAP_DAC_OVERRIDE and
+ *   CAP_DAC_READ_SEARCH are dropped with setpriv), so a directory made read-only answers "Permission denied".
+ */
+export type HostFault = 'drop' | 'truncate' | 'disk-full' | 'disk-full-unpack' | 'permissions';
+
+// ssh-fault.sh <fault> <ssh args…>: the remote command is ssh's last argument. The transfer step's script starts
+// with "# greentic-transfer", the unpack step's holds "tar -x"; every call the fault does not concern passes through.
+const FAULT_WRAPPER = `#!/bin/bash
 mode=$1; shift
-case "$*" in
-  *greentic-transfer*) ;;
-  *) exec ssh "$@" ;;
+cmd=\${!#}
+set -- "\${@:1:$#-1}"
+case $mode in
+  disk-full) exec ssh "$@" "trap '' XFSZ; ulimit -f 64; $cmd" ;;
+  disk-full-unpack)
+    case $cmd in *"tar -x"*) exec ssh "$@" "trap '' XFSZ; ulimit -f 64; $cmd" ;; esac
+    exec ssh "$@" "$cmd" ;;
+  permissions)
+    if [ "$(id -u)" = 0 ]; then exec ssh "$@" "exec setpriv --bounding-set=-dac_override,-dac_read_search -- $cmd"; fi
+    exec ssh "$@" "$cmd" ;;
 esac
-if [ "$mode" = truncate ]; then head -c 4096 | ssh "$@"; exit $?; fi
+case $cmd in
+  *greentic-transfer*) ;;
+  *) exec ssh "$@" "$cmd" ;;
+esac
+if [ "$mode" = truncate ]; then head -c 4096 | ssh "$@" "$cmd"; exit $?; fi
 fifo=$(mktemp -u); mkfifo "$fifo"
-ssh "$@" < "$fifo" & pid=$!
+ssh "$@" "$cmd" < "$fifo" & pid=$!
 exec 3>"$fifo"
 head -c 4096 >&3
 sleep 0.5

@@ -1,4 +1,13 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isEnvPackError } from '@greentic/env-pack';
@@ -133,6 +142,57 @@ describe('promote', () => {
     }
     // the same promotion over a healthy connection then works
     expect((await promote(t, { worktree: repo.dir, label: 'next', apply: true })).outcome).toBe('promoted');
+  });
+
+  it('a full disk, while the archive arrives or while it unpacks, is a clear error and changes nothing', async () => {
+    const t = await freshTarget();
+    const sha1 = repo.commit('roomy', { extra: { 'big.txt': 'r'.repeat(200_000) } });
+    await promote(t, { worktree: repo.dir, label: 'roomy', apply: true });
+    const sha2 = repo.commit('too big', { extra: { 'big.txt': 'b'.repeat(200_000) } });
+    for (const [mode, step, why] of [
+      ['disk-full', /receiving the release archive into .*\/releases/, /write error: File too large/],
+      ['disk-full-unpack', /unpacking release .*-toobig/, /tar: big.txt: (Wrote only \d+ of \d+ bytes|File too large)/],
+    ] as const) {
+      const err = await promote(host.faultyTarget(t, mode), { worktree: repo.dir, label: 'toobig', apply: true }).catch(
+        (e) => e,
+      );
+      expect(isEnvPackError(err, 'failed'), String(err)).toBe(true);
+      expect(err.message).toMatch(step);
+      expect(err.message, err.message).toMatch(why);
+      expect(err.message).toContain('current was not touched and no release');
+      expect(current(t)).toBe(join(t.root, 'releases', `${sha1}-roomy`));
+      expect(readdirSync(join(t.root, 'releases')).sort()).toEqual([`${sha1}-roomy`]);
+      expect(existsSync(join(t.root, '.lock'))).toBe(false);
+      expect(await served(t)).toMatchObject({ sha: sha1 });
+    }
+    expect((await promote(t, { worktree: repo.dir, label: 'toobig', apply: true })).outcome).toBe('promoted');
+    expect(await served(t)).toMatchObject({ sha: sha2 });
+  });
+
+  it('a releases folder the deploy user may not write is a clear permission error and changes nothing', async () => {
+    const t = await freshTarget();
+    const sha1 = repo.commit('writable');
+    await promote(t, { worktree: repo.dir, label: 'writable', apply: true });
+    repo.commit('denied');
+    const releases = join(t.root, 'releases');
+    chmodSync(releases, 0o555);
+    try {
+      const err = await promote(host.faultyTarget(t, 'permissions'), {
+        worktree: repo.dir,
+        label: 'denied',
+        apply: true,
+      }).catch((e) => e);
+      expect(isEnvPackError(err, 'failed'), String(err)).toBe(true);
+      expect(err.message).toMatch(/receiving the release archive into .*\/releases .*failed: .*Permission denied/);
+      expect(err.message).toContain('current was not touched and no release');
+      expect(current(t)).toBe(join(releases, `${sha1}-writable`));
+      expect(readdirSync(releases)).toEqual([`${sha1}-writable`]);
+      expect(existsSync(join(t.root, '.lock'))).toBe(false);
+      expect(await served(t)).toMatchObject({ sha: sha1 });
+    } finally {
+      chmodSync(releases, 0o755);
+    }
+    expect((await promote(t, { worktree: repo.dir, label: 'denied', apply: true })).outcome).toBe('promoted');
   });
 
   it('refuses when the releases path cannot be created, with a clear error and nothing changed', async () => {
