@@ -247,7 +247,8 @@ async function promoteOn(
   say(`${tag} ${reason}; rolling back to ${backTo ?? '(no previous release: removing current)'}`);
   let back: VerifyReport | undefined;
   try {
-    await markFailed(t, name, verify.reason ?? 'verify failed');
+    const unmarked = await markFailed(t, name, verify.reason ?? 'verify failed');
+    if (unmarked) say(`${tag} WARNING: ${name} may not be marked failed (${unmarked}); do not promote it again`);
     await flipCurrent(t, { to: backLink, expect: release, rollback: prevRecord ?? '', restore: true });
     if (backTo) {
       const prev = snap.releases.find((r) => r.path === backTo);

@@ -154,12 +154,26 @@ export async function restartService(t: HostTarget): Promise<{ ok: boolean; deta
   return { ok: r.code === 0, detail: r.code === 0 ? 'restarted' : `restart command failed: ${remoteReason(r)}` };
 }
 
-/** Write the `<name>.failed` marker next to a release, with the reason (the release itself stays immutable). */
-export async function markFailed(t: HostTarget, name: string, reason: string): Promise<void> {
+/**
+ * Write the `<name>.failed` marker next to a release, with the reason (the release itself stays immutable). Never
+ * throws, as the rollback that follows must still run: a marker that could not be written (full disk, permissions)
+ * comes back as the reason, for the caller to report. Undefined = written.
+ */
+export async function markFailed(t: HostTarget, name: string, reason: string): Promise<string | undefined> {
+  const marker = posix.join(releasesDir(t.root), `${name}.failed`);
   const doc = JSON.stringify({ reason, at: new Date().toISOString() });
-  await runRemote(t, 'printf "%s\\n" "$2" > "$1"', [posix.join(releasesDir(t.root), `${name}.failed`), doc], {
-    timeoutMs: 30_000,
-  });
+  try {
+    const r = await runRemote(
+      t,
+      // Not tmp + rename: on a full disk the empty marker that `>` creates still marks the release failed.
+      'printf "%s\\n" "$2" > "$1"',
+      [marker, doc],
+      { timeoutMs: 30_000 },
+    );
+    return r.code === 0 ? undefined : `cannot write ${marker}: ${remoteReason(r)}`;
+  } catch (e) {
+    return `cannot write ${marker}: ${(e as Error).message}`;
+  }
 }
 
 /** Atomically write the host-local truth marker `<root>/.truth.json` (never the runtime). */

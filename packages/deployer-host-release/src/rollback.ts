@@ -143,7 +143,9 @@ async function rollbackOn(t: HostTarget, opts: RollbackOptions): Promise<Rollbac
     return { outcome: 'rolled-back', plan, lines, verify, truth };
   }
   const reason = `verify of ${release.name} failed: ${verify.reason}`;
-  await markFailed(t, release.name, verify.reason ?? 'verify failed');
+  const unmarked = await markFailed(t, release.name, verify.reason ?? 'verify failed');
+  if (unmarked)
+    say(`${tag} WARNING: ${release.name} may not be marked failed (${unmarked}); do not roll back to it again`);
   await flipCurrent(t, {
     to: snap.current.kind === 'symlink' ? snap.current.link : '',
     expect: to,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -193,6 +194,31 @@ describe('promote', () => {
       chmodSync(releases, 0o755);
     }
     expect((await promote(t, { worktree: repo.dir, label: 'denied', apply: true })).outcome).toBe('promoted');
+  });
+
+  it('still rolls back when the failed marker cannot be written, and says so', async () => {
+    const t = await freshTarget();
+    const good = repo.commit('keeps serving');
+    await promote(t, { worktree: repo.dir, label: 'good', apply: true });
+    const bad = repo.commit('broken, shipped by hand', { healthy: false });
+    const releases = join(t.root, 'releases');
+    // The release is already on the host (shipped by other tooling), so promote only flips, restarts and verifies.
+    const dir = join(releases, `${bad}-bad`);
+    mkdirSync(dir);
+    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', repo.dir, bad, dir]);
+    chmodSync(releases, 0o555);
+    try {
+      const r = await promote(host.faultyTarget(t, 'permissions'), { worktree: repo.dir, label: 'bad', apply: true });
+      expect(r.outcome).toBe('rolled-back');
+      expect(r.reason).toMatch(/verify of .*-bad failed/);
+      expect(r.lines.join('\n')).toMatch(
+        new RegExp(`WARNING: ${bad}-bad may not be marked failed \\(cannot write .*Permission denied`),
+      );
+      expect(current(t)).toBe(join(releases, `${good}-good`));
+      expect(await served(t)).toMatchObject({ sha: good });
+    } finally {
+      chmodSync(releases, 0o755);
+    }
   });
 
   it('refuses when the releases path cannot be created, with a clear error and nothing changed', async () => {
