@@ -104,65 +104,122 @@ describe('diffSplits and previousSplit', () => {
   });
 });
 
-// A model of one deployment: revisions with states plus one split. Random operations through the pure rules
-// must never reach an illegal state, and a refused operation must change nothing.
+// A model of two deployments, each with its revisions' states and its one split. Random operations through the
+// pure rules must never reach an illegal state, every accepted split must sum to 10000, a refused operation must
+// change nothing, and an operation on one deployment must never touch the other.
+const LEGAL_MOVES = new Set([
+  'staged>warming',
+  'staged>archived',
+  'warming>ready',
+  'warming>failed',
+  'ready>draining',
+  'draining>ready',
+  'draining>archived',
+  'failed>archived',
+]);
+type Deployment = { states: Record<string, RevisionState>; split: TrafficEntry[]; staged: number };
 type Op =
-  | { kind: 'stage' }
-  | { kind: 'move'; rev: number; action: (typeof LIFECYCLE_ACTIONS)[number]; healthy: boolean }
-  | { kind: 'split'; weights: number[] };
+  | { kind: 'stage'; dep: 0 | 1 }
+  | { kind: 'move'; dep: 0 | 1; rev: number; action: (typeof LIFECYCLE_ACTIONS)[number]; healthy: boolean }
+  | { kind: 'split'; dep: 0 | 1; fromReady: boolean; picks: number[]; weights: number[] };
 
 describe('random operation sequences (property)', () => {
-  const op: fc.Arbitrary<Op> = fc.oneof(
-    fc.constant<Op>({ kind: 'stage' }),
-    fc.record({
-      kind: fc.constant('move' as const),
-      rev: fc.nat(5),
-      action: fc.constantFrom(...LIFECYCLE_ACTIONS),
-      healthy: fc.boolean(),
-    }),
-    fc.record({
-      kind: fc.constant('split' as const),
-      weights: fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 }),
-    }),
+  const dep = fc.constantFrom<0 | 1>(0, 1);
+  // Half of the proposed weights sum to exactly 10000 (cut points in 0..10000), so acceptances are common.
+  const summing = fc
+    .array(fc.integer({ min: 0, max: 10_000 }), { maxLength: 3 })
+    .map((cuts) =>
+      [0, ...cuts.sort((a, b) => a - b), 10_000].flatMap((c, i, all) => (i === 0 ? [] : [c - all[i - 1]!])),
+    );
+  // Every action, the forward ones more often, so runs get past warming and hold traffic.
+  const action = fc.oneof(
+    ...LIFECYCLE_ACTIONS.map((a) => ({
+      weight: a === 'warm' || a === 'mark-ready' ? 3 : a === 'drain' ? 2 : 1,
+      arbitrary: fc.constant(a),
+    })),
   );
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('stage' as const), dep }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('move' as const),
+        dep,
+        rev: fc.nat(9),
+        action: action,
+        healthy: fc.boolean(),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('split' as const),
+        dep,
+        fromReady: fc.boolean(),
+        picks: fc.array(fc.nat(2), { minLength: 4, maxLength: 4 }),
+        weights: fc.oneof(summing, fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 4 })),
+      }),
+    },
+  );
+  let seen = { splits: 0, drains: 0, ready: 0, heldBack: 0 };
 
   it('never produce an illegal state, and refused operations leave the state unchanged', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-        const states: Record<string, RevisionState> = {};
-        let split: TrafficEntry[] = [];
-        let n = 0;
+      fc.property(fc.array(op, { maxLength: 80, size: 'max' }), (ops) => {
+        const deps: [Deployment, Deployment] = [
+          { states: {}, split: [], staged: 0 },
+          { states: {}, split: [], staged: 0 },
+        ];
         for (const o of ops) {
-          const before = JSON.stringify({ states, split });
+          const before = JSON.stringify(deps);
+          const other = JSON.stringify(deps[1 - o.dep]);
+          const d = deps[o.dep];
           if (o.kind === 'stage') {
-            states[`r${n++}`] = 'staged';
-            continue;
-          }
-          if (o.kind === 'move') {
-            const id = `r${o.rev}`;
-            const s = states[id];
+            d.states[`r${d.staged++}`] = 'staged';
+          } else if (o.kind === 'move') {
+            const ids = Object.keys(d.states); // the move picks one of the deployment's revisions
+            const id = ids[o.rev % Math.max(1, ids.length)] ?? 'r0';
+            const s = d.states[id];
             if (!s) continue;
-            const d = decideTransition(s, o.action, {
-              weight: weightOf(split, id),
-              health: { passed: o.healthy, checkedAt: '2026-11-23T10:00:00Z' },
-            });
-            if (d.ok) states[id] = d.to;
-            else expect(JSON.stringify({ states, split })).toBe(before);
-          } else {
-            const ids = Object.keys(states);
-            const proposal = o.weights.map((weight, i) => ({ revision: ids[i] ?? `r${i}`, weight }));
-            const r = checkSplit(proposal, states);
+            const health = { passed: o.healthy, checkedAt: '2026-11-23T10:00:00Z' };
+            const r = decideTransition(s, o.action, { weight: weightOf(d.split, id), health });
             if (r.ok) {
-              expect(r.entries.reduce((s, e) => s + e.weight, 0)).toBe(10_000);
-              split = [...r.entries];
-            } else expect(JSON.stringify({ states, split })).toBe(before);
+              expect(LEGAL_MOVES.has(`${s}>${r.to}`), `${s} → ${r.to}`).toBe(true);
+              if (r.to === 'ready' && s === 'warming') expect(o.healthy).toBe(true);
+              if (r.to === 'draining') seen.drains++;
+              if (r.to === 'ready') seen.ready++;
+              d.states[id] = r.to;
+            } else {
+              if (r.reason.code === 'holds-traffic') seen.heldBack++;
+              expect(JSON.stringify(deps)).toBe(before);
+            }
+          } else {
+            // Half the proposals name the deployment's ready revisions first (the ones a split may use).
+            const ready = o.fromReady ? Object.keys(d.states).filter((id) => d.states[id] === 'ready') : [];
+            const proposal = o.weights.map((weight, i) => ({ revision: ready[i] ?? `r${o.picks[i] ?? i}`, weight }));
+            const r = checkSplit(proposal, d.states);
+            if (r.ok) {
+              expect(r.entries.reduce((sum, e) => sum + e.weight, 0)).toBe(10_000);
+              seen.splits++;
+              d.split = [...r.entries];
+            } else expect(JSON.stringify(deps)).toBe(before);
           }
-          // Invariants: weight only on ready revisions; every split sums to 10000 or is empty.
-          for (const e of split) expect(states[e.revision]).toBe('ready');
-          if (split.length > 0) expect(split.reduce((s, e) => s + e.weight, 0)).toBe(10_000);
+          expect(JSON.stringify(deps[1 - o.dep]), 'an operation on one deployment changed the other').toBe(other);
+          // Invariants: weight only on ready revisions; every split sums to 10000 or is empty; no duplicates.
+          for (const x of deps) {
+            for (const e of x.split) expect(x.states[e.revision]).toBe('ready');
+            if (x.split.length > 0) expect(x.split.reduce((sum, e) => sum + e.weight, 0)).toBe(10_000);
+            expect(new Set(x.split.map((e) => e.revision)).size).toBe(x.split.length);
+          }
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
+    // The property means little if the rules refused everything: the runs must have reached the interesting moves.
+    expect(seen.splits).toBeGreaterThan(10);
+    expect(seen.ready).toBeGreaterThan(10);
+    expect(seen.drains).toBeGreaterThan(10);
+    expect(seen.heldBack).toBeGreaterThan(0);
+    seen = { splits: 0, drains: 0, ready: 0, heldBack: 0 };
   });
 });
