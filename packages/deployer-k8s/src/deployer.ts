@@ -72,6 +72,7 @@ const label = (ctx: PackContext, t: RevisionTarget) =>
 
 interface DeploymentStatus {
   replicas?: number;
+  updatedReplicas?: number;
   readyReplicas?: number;
   availableReplicas?: number;
   observedGeneration?: number;
@@ -90,7 +91,12 @@ export function phaseOf(d: K8sObject): LivePhase {
   if (meta.deletionTimestamp) return 'stopped';
   if (want === 0) return (st.replicas ?? 0) > 0 ? 'draining' : 'stopped';
   const current = (st.observedGeneration ?? 0) >= (meta.generation ?? 1);
-  if (current && (st.availableReplicas ?? 0) >= want && (st.readyReplicas ?? 0) >= want) return 'running';
+  // The rollout is complete as `kubectl rollout status` judges it: every wanted pod runs the current template, no
+  // old pod is left (maxUnavailable 0 keeps the old ones serving meanwhile, which must not pass for the new bundle),
+  // and every new pod is available.
+  const updated = st.updatedReplicas ?? 0;
+  const rolledOut = updated >= want && (st.replicas ?? 0) <= updated && (st.availableReplicas ?? 0) >= updated;
+  if (current && rolledOut && (st.readyReplicas ?? 0) >= want) return 'running';
   const conditions = (d.status as { conditions?: { type: string; reason?: string }[] } | undefined)?.conditions ?? [];
   if (conditions.some((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')) return 'unhealthy';
   return 'starting';

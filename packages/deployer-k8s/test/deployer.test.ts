@@ -10,7 +10,7 @@ import {
   type PackContext,
 } from '@greentic/env-pack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createK8sDeployer, type K8sDeployerPack, planK8s } from '../src/deployer';
+import { createK8sDeployer, type K8sDeployerPack, phaseOf, planK8s } from '../src/deployer';
 import { targetFor } from '../src/kubeconfig';
 import { checkPodSecurity } from '../src/pod-security';
 import { workerName } from '../src/render';
@@ -182,6 +182,39 @@ describe('greentic.deployer.k8s over the fake API server', () => {
     const e = await caught(pack.credentials.bootstrap(ctx, { value: 'weak-token-0123' }));
     expect(e.code).toBe('credentials');
     expect(e.message).not.toContain('weak-token-0123');
+  });
+});
+
+describe('phaseOf', () => {
+  const deployment = (status: Record<string, unknown>, generation = 2) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'w', generation },
+    spec: { replicas: 2 },
+    status: { observedGeneration: 2, ...status },
+  });
+
+  it('is running only once the rollout is complete, as `kubectl rollout status` judges it', () => {
+    const done = { replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 };
+    expect(phaseOf(deployment(done))).toBe('running');
+    // A new spec not yet seen by the controller.
+    expect(phaseOf(deployment(done, 3))).toBe('starting');
+    // The old pods still serve (maxUnavailable 0), no pod of the new template yet.
+    expect(phaseOf(deployment({ replicas: 2, updatedReplicas: 0, readyReplicas: 2, availableReplicas: 2 }))).toBe(
+      'starting',
+    );
+    // Half way: one new pod, old pods still running beside it.
+    expect(phaseOf(deployment({ replicas: 3, updatedReplicas: 1, readyReplicas: 3, availableReplicas: 3 }))).toBe(
+      'starting',
+    );
+    // Every pod new, an old one still terminating.
+    expect(phaseOf(deployment({ replicas: 3, updatedReplicas: 2, readyReplicas: 3, availableReplicas: 3 }))).toBe(
+      'starting',
+    );
+    // Every pod new, one not available yet.
+    expect(phaseOf(deployment({ replicas: 2, updatedReplicas: 2, readyReplicas: 1, availableReplicas: 1 }))).toBe(
+      'starting',
+    );
   });
 });
 

@@ -40,12 +40,12 @@ export interface FakeApiServerOptions {
    * answering 2xx. Scaling to 0 or deleting stops it gracefully (in-flight requests finish). Default false.
    */
   readonly pods?: boolean;
-  /** Whether a Deployment's pods ever become ready (default: always). False leaves it unavailable forever. */
   /**
    * Serve HTTPS with this key and certificate; client certificates signed by `ca` authenticate as `cert:<CN>`
    * (as the API server's client-certificate authentication does).
    */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer; readonly ca?: string | Buffer };
+  /** Whether a Deployment's pods ever become ready (default: always). False leaves it unavailable forever. */
   readonly becomesAvailable?: (deployment: FakeObject) => boolean;
 }
 
