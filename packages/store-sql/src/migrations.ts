@@ -1,5 +1,5 @@
 import { StoreError } from '@greentic/store-contract';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, SqliteAdapter, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { GENESIS_HASH } from './audit-chain';
 
@@ -77,9 +77,43 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  // SQLite only: `seq bigint primary key` is not an alias of the rowid, so every audit append also wrote a separate
+  // primary-key index (one more b-tree page per durable write). `integer primary key` makes `seq` the rowid itself:
+  // same values, same uniqueness, one b-tree. The table is rebuilt in one transaction (re-running it is harmless).
+  // Postgres keeps `bigint`, which is already the table's own key.
+  '0002-sqlite-audit-seq-rowid': {
+    async up(db: AnyDb) {
+      if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+      await db.transaction().execute(async (trx) => {
+        await trx.schema.dropTable('audit_rowid').ifExists().execute();
+        await trx.schema
+          .createTable('audit_rowid')
+          .addColumn('seq', 'integer', (c) => c.primaryKey())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('entry', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        await sql`INSERT INTO audit_rowid (seq, at, actor, environment, action, outcome, entry, hash)
+          SELECT seq, at, actor, environment, action, outcome, entry, hash FROM audit ORDER BY seq`.execute(trx);
+        await trx.schema.dropTable('audit').execute();
+        await trx.schema.alterTable('audit_rowid').renameTo('audit').execute();
+      });
+    },
+  },
 };
 
 export const SCHEMA_VERSION = Object.keys(MIGRATIONS).length;
+
+/**
+ * The oldest schema version whose backups this build restores. A backup is a logical export (objects, audit, state),
+ * so a migration that only changes the physical layout (like 0002) leaves it readable; raise this when a migration
+ * changes what a backup holds.
+ */
+export const BACKUP_COMPATIBLE_SINCE = 1;
 
 /** Bring the schema up to date; resolves to the schema version (number of applied migrations). */
 export async function migrate(db: AnyDb, label: string, schema?: string): Promise<number> {

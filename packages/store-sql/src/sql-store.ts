@@ -63,7 +63,7 @@ import {
 } from '@greentic/store-contract';
 import { chainEntry, GENESIS_HASH, type StoredAuditRow, type UnchainedEntry, verifyChain } from './audit-chain';
 import { type BackupDocument, readBackup, writeBackup } from './backup-file';
-import type { StoreState } from './migrations';
+import { BACKUP_COMPATIBLE_SINCE, type StoreState } from './migrations';
 import type { SqlDriver, SqlQueryable, SqlRow } from './sql-driver';
 
 /** Bounds of the idempotency ledger, applied automatically every `trimEvery` changes. */
@@ -862,10 +862,19 @@ export class SqlStore implements GreenticStore {
       throw invalid('restore needs an actor', [{ path: '/actor', message: 'must be an actor id without whitespace' }]);
     }
     const { manifest, doc } = await readBackup(file);
-    if (doc.schemaVersion !== this.config.schemaVersion) {
+    if (
+      !Number.isInteger(doc.schemaVersion) ||
+      doc.schemaVersion < BACKUP_COMPATIBLE_SINCE ||
+      doc.schemaVersion > this.config.schemaVersion
+    ) {
       throw invalid(
-        `backup ${file} has schema version ${doc.schemaVersion}; this store has ${this.config.schemaVersion}`,
-        [{ path: '/schemaVersion', message: `must be ${this.config.schemaVersion}` }],
+        `backup ${file} has schema version ${doc.schemaVersion}; this store has ${this.config.schemaVersion} and restores backups of versions ${BACKUP_COMPATIBLE_SINCE}–${this.config.schemaVersion}`,
+        [
+          {
+            path: '/schemaVersion',
+            message: `must be between ${BACKUP_COMPATIBLE_SINCE} and ${this.config.schemaVersion}`,
+          },
+        ],
       );
     }
     const chain = verifyChain(

@@ -6,9 +6,20 @@ import type { AuditEntry } from '@greentic/deploy-spec';
 import { isStoreError, type MutationOptions } from '@greentic/store-contract';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { Kysely, SqliteDialect } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chainEntry } from '../src/audit-chain';
-import { GENESIS_HASH, openPostgresStore, openSqliteStore, SCHEMA_VERSION, verifyChain } from '../src/index';
+import {
+  GENESIS_HASH,
+  MIGRATIONS,
+  openPostgresStore,
+  openSqliteStore,
+  SCHEMA_VERSION,
+  SqlStore,
+  verifyChain,
+} from '../src/index';
+import { SqliteDriver } from '../src/sqlite-driver';
 import { dropSchema, POSTGRES_URL } from './harness';
 
 const opts = (extra: Partial<MutationOptions> = {}): MutationOptions => ({
@@ -173,7 +184,54 @@ describe('sqlite specifics', () => {
       message: expect.stringContaining('newer'),
     });
   });
+
+  it('upgrades a schema-1 database: audit seq becomes the rowid, entries and chain intact; schema-1 backups restore', async () => {
+    const dir = tempDir();
+    const file = join(dir, 's.db');
+    const first = MIGRATIONS['0001-objects-audit-ledger'];
+    if (!first) throw new Error('no first migration');
+    const db = new Database(file);
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) });
+    const only1 = new Migrator({
+      db: kysely,
+      provider: { getMigrations: async () => ({ '0001-objects-audit-ledger': first }) },
+    });
+    expect((await only1.migrateToLatest()).error).toBeUndefined();
+    await kysely.destroy();
+    const v1 = await openSqliteStoreAtVersion1(file);
+    await v1.putEnvironment(env('old', { n: 1 }), opts());
+    const { version } = await v1.getEnvironment('old');
+    await v1.setConfig('old', { n: 2 }, opts({ expectedVersion: version }));
+    const backup = await v1.backup(join(dir, 'v1.json'));
+    expect(backup.schemaVersion).toBe(1);
+    await v1.close();
+
+    const store = await openSqliteStore({ file });
+    expect(await store.verifyIntegrity()).toMatchObject({ ok: true, audit: { ok: true, entries: 2 } });
+    const cur = await store.getEnvironment('old');
+    await store.setConfig('old', { n: 3 }, opts({ expectedVersion: cur.version }));
+    expect((await store.queryAudit()).map((e) => e.seq)).toEqual([1, 2, 3]);
+    const report = await store.restore(backup.file, { actor: 'admin', force: true });
+    expect(report.forced).toBe(true);
+    expect((await store.getConfig('old')).value).toEqual({ n: 2 });
+    expect((await store.verifyIntegrity()).ok).toBe(true);
+    await store.close();
+    const check = new Database(file);
+    const ddl = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'audit'").get() as { sql: string };
+    expect(ddl.sql.toLowerCase()).toContain('"seq" integer primary key');
+    expect(
+      check.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE tbl_name = 'audit' AND type = 'index'").get(),
+    ).toEqual({ n: 0 });
+    check.close();
+  });
 });
+
+/** A store over a database left at schema 1 (the build before migration 0002). */
+async function openSqliteStoreAtVersion1(file: string): Promise<SqlStore> {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  return SqlStore.open(new SqliteDriver(db), { label: file, schemaVersion: 1 });
+}
 
 describe('postgres specifics', () => {
   it('two store processes on one database: concurrent CAS writers never lose an update and the chain never forks', async () => {
