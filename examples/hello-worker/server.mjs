@@ -7,8 +7,9 @@
 // Injected failures, for tests:
 //   HELLO_FAIL=health       never becomes healthy (/healthz answers 503)
 //   HELLO_FAIL=start        exits with code 3 right away, after one line on stderr
+//   HELLO_SIGTERM=exit      exits at once on SIGTERM, cutting in-flight requests (a worker without graceful stop)
 // Routes:
-//   GET /healthz            200 {"ok":true, revision, bundleDigest, ...} once serving
+//   GET /healthz            200 {"ok":true, revision, bundleDigest, inFlight, ...} once serving
 //   GET /slow?ms=N          answers after N ms (at most 60000): an in-flight request for drain tests
 //   anything else           200 {"hello":"world", revision, ...}
 // Signals:
@@ -48,7 +49,7 @@ const server = createServer((req, res) => {
   };
   if (url.pathname === '/healthz') {
     if (fail === 'health') return send(503, { ok: false, ...identity, reason: 'injected failure HELLO_FAIL=health' });
-    return send(200, { ok: true, ...identity, pid: process.pid });
+    return send(200, { ok: true, ...identity, pid: process.pid, inFlight });
   }
   inFlight += 1;
   const done = () => {
@@ -69,6 +70,10 @@ const server = createServer((req, res) => {
 
 function stop(signal) {
   if (stopping) return;
+  if (signal === 'SIGTERM' && env.HELLO_SIGTERM === 'exit') {
+    log(`SIGTERM: exiting at once (HELLO_SIGTERM=exit), ${inFlight} request(s) in flight`);
+    process.exit(0);
+  }
   stopping = true;
   log(`${signal}: stopping, ${inFlight} request(s) in flight`);
   server.close(() => {

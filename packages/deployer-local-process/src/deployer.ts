@@ -349,8 +349,22 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
     const rec = readJson<ProcessRecord>(join(dir, 'process.json'));
     if (!rec) return; // nothing runs: already drained
     if (!rec.draining) writeJsonAtomic(join(dir, 'process.json'), { ...rec, draining: true });
-    // The worker finishes in-flight requests on SIGTERM; SIGKILL only when the budget runs out.
-    const how = await stopProcess(rec, budget.timeoutMs);
+    // Order: no new sessions (above), then in-flight work finishes, then SIGTERM with what is left of the budget as
+    // grace, then SIGKILL. A worker whose health answer reports `inFlight` is waited on while it still serves
+    // normally (part of the budget stays reserved as SIGTERM grace); any other worker is trusted to finish in-flight
+    // requests on SIGTERM.
+    const deadline = Date.now() + budget.timeoutMs;
+    const applied = readJson<AppliedRevision>(join(dir, 'revision.json'));
+    if (applied) {
+      const grace = Math.min(stopGraceMs, Math.floor(budget.timeoutMs / 2));
+      const busy = await awaitInFlight(rec, applied.healthPath, deadline - grace);
+      if (busy > 0) {
+        ctx.log?.(
+          `[${PACK_ID}] ${label(target)}: ${busy} request(s) still in flight after ${budget.timeoutMs - grace} ms; sending SIGTERM`,
+        );
+      }
+    }
+    const how = await stopProcess(rec, Math.max(0, deadline - Date.now()));
     if (how === 'killed') {
       ctx.log?.(
         `[${PACK_ID}] ${label(target)}: in-flight work did not finish within ${budget.timeoutMs} ms; worker killed`,
@@ -359,6 +373,20 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
     removeFile(join(dir, 'process.json'));
     // Stopped: its endpoint is dead, so it leaves the routes (pinned sessions re-pin elsewhere).
     await markDrainingInRoutes(ctx, target.deployment.name, target.revision.id, true);
+  }
+
+  /**
+   * Poll the worker's health answer until it reports no request in flight, or `until` passes. Returns the last
+   * count seen (0 when idle, or when the worker does not report one: it is then trusted to finish on SIGTERM).
+   */
+  async function awaitInFlight(rec: ProcessRecord, healthPath: string, until: number): Promise<number> {
+    for (;;) {
+      if (!isOurs(rec)) return 0;
+      const p = await probe(rec.port, healthPath, Math.max(50, Math.min(probeTimeoutMs, until - Date.now())));
+      if (p.inFlight === undefined || p.inFlight === 0) return 0;
+      if (Date.now() >= until) return p.inFlight;
+      await sleep(Math.min(50, Math.max(0, until - Date.now())));
+    }
   }
 
   async function archiveLocked(ctx: PackContext, target: RevisionTarget): Promise<void> {

@@ -6,13 +6,16 @@ export interface Probe {
   readonly status?: number;
   readonly revision?: string;
   readonly bundleDigest?: string;
+  /** Requests the worker says it is answering right now, when its health answer reports `inFlight`. */
+  readonly inFlight?: number;
   /** A short sentence for status details and error messages. */
   readonly detail: string;
 }
 
 /**
  * GET http://127.0.0.1:<port><path> with a timeout. A worker is healthy when it answers 2xx; the JSON body may
- * carry `revision` and `bundleDigest`, which the caller compares with what it expects.
+ * carry `revision` and `bundleDigest`, which the caller compares with what it expects, and `inFlight`, which drain
+ * waits on.
  */
 export async function probe(port: number, path: string, timeoutMs: number): Promise<Probe> {
   return await new Promise((resolve) => {
@@ -26,7 +29,7 @@ export async function probe(port: number, path: string, timeoutMs: number): Prom
         });
         res.on('end', () => {
           const status = res.statusCode ?? 0;
-          let json: { revision?: unknown; bundleDigest?: unknown } = {};
+          let json: { revision?: unknown; bundleDigest?: unknown; inFlight?: unknown } = {};
           try {
             json = JSON.parse(body) as typeof json;
           } catch {
@@ -37,6 +40,9 @@ export async function probe(port: number, path: string, timeoutMs: number): Prom
             status,
             ...(typeof json.revision === 'string' ? { revision: json.revision } : {}),
             ...(typeof json.bundleDigest === 'string' ? { bundleDigest: json.bundleDigest } : {}),
+            ...(Number.isInteger(json.inFlight) && (json.inFlight as number) >= 0
+              ? { inFlight: json.inFlight as number }
+              : {}),
             detail: `GET ${path} answered ${status}`,
           });
         });

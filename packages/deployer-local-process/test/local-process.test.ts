@@ -152,6 +152,29 @@ describe('greentic.deployer.local-process', () => {
     expect((await f.pack.status(ctx)).revisions[0]?.phase).toBe('stopped');
   });
 
+  it('drain waits for in-flight requests before SIGTERM, so even a worker without a graceful stop loses none', async () => {
+    const t = f.healthyTarget('support', 'acme', 'r13');
+    const abrupt: RevisionTarget = {
+      ...t,
+      revision: { ...t.revision, packConfig: { [PACK_ID]: { 'env.HELLO_SIGTERM': 'exit' } } },
+    };
+    const { endpoint } = await f.pack.warm(ctx, abrupt, { timeoutMs: 15_000 });
+    const answer = fetch(`${endpoint}/slow?ms=800`).then(async (r) => ({ status: r.status, body: await r.text() }));
+    // The worker has the request once its health answer counts it.
+    for (let i = 0; i < 50; i++) {
+      const h = (await (await fetch(`${endpoint}/healthz`)).json()) as { inFlight: number };
+      if (h.inFlight === 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const started = Date.now();
+    await f.pack.drain(ctx, { ...abrupt, revision: { ...abrupt.revision, state: 'draining' } }, { timeoutMs: 5_000 });
+    expect(Date.now() - started).toBeLessThan(4_000); // SIGTERM right after the request finished, not at the budget
+    expect(await answer).toMatchObject({ status: 200 });
+    const log = readFileSync(join(ctx.stateDir, 'revisions', 'support', 'r13', 'worker.log'), 'utf8');
+    expect(log).toContain('SIGTERM: exiting at once (HELLO_SIGTERM=exit), 0 request(s) in flight');
+    expect((await f.pack.status(ctx)).revisions[0]?.phase).toBe('stopped');
+  });
+
   it('never treats a reused pid as its worker, and never signals it', async () => {
     const t = f.healthyTarget('support', 'acme', 'r4');
     await f.pack.warm(ctx, t, { timeoutMs: 15_000 });
