@@ -8,7 +8,7 @@ import { EnvPackError, type PackContext, type RevisionTarget } from '@greentic/e
 import { PACK_ID, requirements } from './credentials';
 import { createDeployer } from './deployer';
 import { type AppliedRevision, type ProcessRecord, readJson, revisionDir, runtimeConfigPath } from './files';
-import { isOurs, stopProcess, waitGone } from './processes';
+import { isOurs, readProcStat, stopProcess, waitGone } from './processes';
 
 /** Options of `createConformanceFixtures`. */
 export interface LocalProcessFixtureOptions {
@@ -26,6 +26,11 @@ export interface LocalProcessFixtureOptions {
 export interface LocalProcessFixtures extends DeployerFixtures {
   /** Every worker pid the deployer reported starting. */
   spawnedPids(): number[];
+  /**
+   * Every worker the deployer reported starting, with its start time, so a leak check can tell a surviving worker
+   * from an unrelated process that was handed the same pid later (and never signals the latter).
+   */
+  spawnedWorkers(): { readonly pid: number; readonly startTime: string }[];
 }
 
 const DEFAULT_BUNDLES_DIR = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -55,13 +60,16 @@ export function createConformanceFixtures(options: LocalProcessFixtureOptions = 
     slots: { deployer: { id: PACK_ID } },
     config: {},
   };
-  const pids = new Set<number>();
+  const workers = new Map<number, string>(); // pid → start time, read as soon as the deployer reports the spawn
   const ctx: PackContext = {
     environment,
     stateDir,
     log: (line) => {
       const m = /started pid (\d+)/.exec(line);
-      if (m?.[1]) pids.add(Number(m[1]));
+      if (m?.[1]) {
+        const pid = Number(m[1]);
+        workers.set(pid, readProcStat(pid)?.startTime ?? 'gone');
+      }
       options.log?.(line);
     },
   };
@@ -135,7 +143,8 @@ export function createConformanceFixtures(options: LocalProcessFixtureOptions = 
     async publishedRoutes() {
       return readJson<RuntimeConfig>(runtimeConfigPath(stateDir));
     },
-    spawnedPids: () => [...pids],
+    spawnedPids: () => [...workers.keys()],
+    spawnedWorkers: () => [...workers].map(([pid, startTime]) => ({ pid, startTime })),
     async cleanup() {
       // Archive whatever the checks left behind, through the pack, then make sure no worker survives.
       const root = join(stateDir, 'revisions');

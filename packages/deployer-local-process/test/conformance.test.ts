@@ -1,7 +1,7 @@
 import { describeDeployer } from '@greentic/conformance/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createConformanceFixtures, type LocalProcessFixtures } from '../src/index';
-import { isOurs, readProcStat } from '../src/processes';
+import { isOurs } from '../src/processes';
 
 // The reference deployer passes the whole suite with real worker processes, and leaves none behind.
 let fixtures: LocalProcessFixtures | undefined;
@@ -16,16 +16,12 @@ describeDeployer({
 
 describe('after the conformance run', () => {
   afterAll(() => {
-    // A failing assertion above must not leak workers either.
-    for (const pid of fixtures?.spawnedPids() ?? []) {
-      const stat = readProcStat(pid);
-      if (stat && stat.state !== 'Z') process.kill(pid, 'SIGKILL');
-    }
+    // A failing assertion above must not leak workers either (only our own workers are signalled, never a reused pid).
+    for (const w of fixtures?.spawnedWorkers() ?? []) if (isOurs(w)) process.kill(w.pid, 'SIGKILL');
   });
   it('left no worker process running', () => {
-    const pids = fixtures?.spawnedPids() ?? [];
-    expect(pids.length).toBeGreaterThan(5);
-    const alive = pids.filter((pid) => isOurs({ pid, startTime: readProcStat(pid)?.startTime ?? 'x' }));
-    expect(alive).toEqual([]);
+    const workers = fixtures?.spawnedWorkers() ?? [];
+    expect(workers.length).toBeGreaterThan(5);
+    expect(workers.filter((w) => isOurs(w)).map((w) => w.pid)).toEqual([]);
   });
 });

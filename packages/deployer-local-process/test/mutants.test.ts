@@ -1,7 +1,7 @@
 import { type ConformanceTimeouts, MUTANTS, runMutants } from '@greentic/conformance';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createConformanceFixtures, type LocalProcessFixtures } from '../src/index';
-import { isOurs, readProcStat } from '../src/processes';
+import { isOurs } from '../src/processes';
 
 // The suite proves itself: each shipped mutant wraps the real local-process deployer and breaks one promise;
 // the suite must fail it, and the check that catches it is printed and must be the one meant for it.
@@ -37,12 +37,11 @@ describe('conformance mutants against greentic.deployer.local-process', () => {
   }
 
   afterAll(() => {
-    const pids = made.flatMap((f) => f.spawnedPids());
-    const alive = pids.filter((pid) => {
-      const stat = readProcStat(pid);
-      return stat !== undefined && isOurs({ pid, startTime: stat.startTime });
-    });
-    for (const pid of alive) process.kill(pid, 'SIGKILL');
-    expect(alive, 'worker processes left running after the mutant runs').toEqual([]);
+    const alive = made.flatMap((f) => f.spawnedWorkers()).filter((w) => isOurs(w));
+    for (const w of alive) process.kill(w.pid, 'SIGKILL');
+    expect(
+      alive.map((w) => w.pid),
+      'worker processes left running after the mutant runs',
+    ).toEqual([]);
   });
 });
