@@ -150,6 +150,22 @@ describe('greentic.deployer.local-process', () => {
     expect((await f.pack.status(ctx)).revisions[0]?.phase).toBe('stopped');
   });
 
+  it('a worker that never passes its health check fails warm at the budget: stopped, last log lines in the error', async () => {
+    const t = f.failingTarget('support', 'acme', 'r14');
+    const started = Date.now();
+    const err = await f.pack.warm(ctx, t, { timeoutMs: 1_500 }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(isEnvPackError(err, 'unhealthy')).toBe(true);
+    const message = (err as Error).message;
+    expect(message).toContain('revision r14 of conformance/support: GET /healthz did not pass within 1500 ms');
+    expect(message).toContain('last: GET /healthz answered 503');
+    expect(message).toContain('worker stopped. Last log lines:\n[hello-worker r14] listening on 127.0.0.1:');
+    expect((err as { details?: { lastLogLines?: string[] } }).details?.lastLogLines?.length).toBeGreaterThan(0);
+    const [worker] = f.spawnedWorkers();
+    expect(isOurs(worker!)).toBe(false);
+    expect((await f.pack.status(ctx)).revisions[0]).toMatchObject({ revision: 'r14', phase: 'stopped' });
+  });
+
   it('drain waits for in-flight requests before SIGTERM, so even a worker without a graceful stop loses none', async () => {
     const t = f.healthyTarget('support', 'acme', 'r13');
     const abrupt: RevisionTarget = {
