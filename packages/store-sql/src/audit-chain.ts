@@ -1,5 +1,6 @@
-import { type AuditEntry, contentDigest } from '@greentic/deploy-spec';
+import type { AuditEntry } from '@greentic/deploy-spec';
 import type { AuditHead, AuditProblem, AuditVerification } from '@greentic/store-contract';
+import { canonicalDigest } from './digest';
 
 /** The `prevHash` of the very first entry: 64 zeros. */
 export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
@@ -13,13 +14,13 @@ export type UnchainedEntry = Omit<AuditEntry, 'seq' | 'prevHash' | 'hash'>;
  */
 export function chainEntry(entry: UnchainedEntry, seq: number, prevHash: string): AuditEntry {
   const unhashed: Omit<AuditEntry, 'hash'> = { ...stripUndefined(entry), seq, prevHash };
-  return { ...unhashed, hash: contentDigest(unhashed) };
+  return { ...unhashed, hash: canonicalDigest(unhashed) };
 }
 
 /** The digest an entry should carry, recomputed from its content. */
 export function expectedHash(entry: AuditEntry): string {
   const { hash: _ignored, ...rest } = entry;
-  return contentDigest(rest);
+  return canonicalDigest(rest);
 }
 
 /** One stored audit row as the verifier sees it. */

@@ -6,7 +6,6 @@ import {
   type ConfigMap,
   type Credentials,
   canonicalJson,
-  contentDigest,
   type Deployment,
   type Environment,
   formatErrors,
@@ -63,6 +62,7 @@ import {
 } from '@greentic/store-contract';
 import { chainEntry, GENESIS_HASH, type StoredAuditRow, type UnchainedEntry, verifyChain } from './audit-chain';
 import { type BackupDocument, readBackup, writeBackup } from './backup-file';
+import { canonicalDigest, textDigest } from './digest';
 import { BACKUP_COMPATIBLE_SINCE, type StoreState } from './migrations';
 import type { SqlDriver, SqlQueryable, SqlRow } from './sql-driver';
 
@@ -1073,7 +1073,7 @@ export class SqlStore implements GreenticStore {
     // Everything up to the in-flight mark runs synchronously, so a duplicate issued in the same tick sees it.
     this.assertServing();
     checkOptions(options);
-    const fingerprint = contentDigest({
+    const fingerprint = canonicalDigest({
       verb,
       args: JSON.parse(JSON.stringify(args ?? null)) as unknown,
       expectedVersion: options.expectedVersion ?? null,
@@ -1231,7 +1231,7 @@ export class SqlStore implements GreenticStore {
     cur: Loaded<unknown> | undefined,
   ): Promise<Change<T>> {
     const text = canonicalJson(value);
-    const digest = bytesDigest(text);
+    const digest = textDigest(text);
     const version = `v${ctx.gen}-${digest.slice(7, 19)}`;
     await tx.run(UPSERT_OBJECT, [kind, key, parent, text, digest, version]);
     return { value: JSON.parse(text) as T, version, before: cur?.digest ?? null, after: digest };
@@ -1269,7 +1269,7 @@ export class SqlStore implements GreenticStore {
     const digest = String(row.digest);
     let value: T;
     try {
-      if (bytesDigest(text) !== digest) throw new Error('digest mismatch');
+      if (textDigest(text) !== digest) throw new Error('digest mismatch');
       value = JSON.parse(text) as T;
     } catch {
       this.corruptObjects = mergeNames(this.corruptObjects ?? [], [{ kind, key }]);
@@ -1283,7 +1283,7 @@ export class SqlStore implements GreenticStore {
     const corrupt: StoredObjectName[] = [];
     for (const r of rows) {
       const text = String(r.value);
-      let ok = bytesDigest(text) === String(r.digest);
+      let ok = textDigest(text) === String(r.digest);
       if (ok) {
         try {
           JSON.parse(text);

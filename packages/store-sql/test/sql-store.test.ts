@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditEntry } from '@greentic/deploy-spec';
+import { type AuditEntry, bytesDigest, contentDigest } from '@greentic/deploy-spec';
 import { isStoreError, type MutationOptions } from '@greentic/store-contract';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -10,6 +10,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chainEntry } from '../src/audit-chain';
+import { canonicalDigest, textDigest } from '../src/digest';
 import {
   GENESIS_HASH,
   MIGRATIONS,
@@ -38,6 +39,17 @@ function tempDir(): string {
 afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs = [];
+});
+
+describe('digests', () => {
+  it('the hot-path digests give the same bytes as deploy-spec (stored digests and hashes stay valid)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), (value, text) => {
+        expect(canonicalDigest(value)).toBe(contentDigest(value));
+        expect(textDigest(text)).toBe(bytesDigest(text));
+      }),
+    );
+  });
 });
 
 describe('audit chain', () => {
@@ -140,6 +152,22 @@ describe('sqlite specifics', () => {
     );
     expect((await again.verifyAudit()).ok).toBe(true);
     await again.close();
+  });
+
+  it('a write that throws leaves no trace, alone in its transaction or grouped with others', async () => {
+    const store = await openSqliteStore({ file: join(tempDir(), 's.db') });
+    const failing = () =>
+      store.unsafeWrite(async (tx) => {
+        await tx.run("UPDATE meta SET v = 'broken' WHERE k = 'state'");
+        await tx.run("INSERT INTO objects VALUES ('environment', 'ghost', '', '{}', 'x', 'v0')");
+        throw new Error('boom');
+      });
+    await expect(failing()).rejects.toThrow('boom');
+    const grouped = await Promise.allSettled([store.putEnvironment(env('a'), opts()), failing()]);
+    expect(grouped.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((await store.listEnvironments()).map((e) => e.value.name)).toEqual(['a']);
+    expect(await store.verifyIntegrity()).toMatchObject({ ok: true, audit: { ok: true, entries: 1 } });
+    await store.close();
   });
 
   it('bounds the idempotency ledger by count automatically and records each trim', async () => {
