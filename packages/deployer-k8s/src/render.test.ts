@@ -7,7 +7,8 @@ import { buildKubernetesDefinitions } from '../scripts/kubernetes-definitions';
 import type { K8sObject } from './kinds';
 import { validateManifest } from './manifest-schema';
 import { checkPodSecurity } from './pod-security';
-import { GENERATED_MARKER, renderManifests, renderObjects, workerName } from './render';
+import { fastYaml, GENERATED_MARKER, libraryYaml, renderManifests, renderObjects, toYaml, workerName } from './render';
+import { buildRulesPack, rbacObjects } from './rules-pack';
 import { type SampleRevision, sampleDesiredState, sampleEnvironment } from './testing/sample-environment';
 
 const env = sampleEnvironment('zain-prod');
@@ -51,6 +52,39 @@ describe('renderManifests', () => {
         expect(b).toEqual(a);
       }),
       { numRuns: 40 },
+    );
+  });
+
+  it('writes YAML byte-identical to the yaml library, with the fast path taken for all but the runtime config', () => {
+    fc.assert(
+      fc.property(revisionsArb, fc.constantFrom('User:alice', 'Group:ops', undefined), (revs, subject) => {
+        const e = sampleEnvironment('zain-prod', { runAsUser: 4242, port: 9090 });
+        const rbac = buildRulesPack(e, { generatedAt: '2026-01-01T00:00:00Z', ...(subject ? { subject } : {}) });
+        const objects = [...renderObjects(sampleDesiredState(e, revs)), ...rbacObjects(e, { kind: 'User', name: 'a' })];
+        for (const o of objects) {
+          const fast = fastYaml(o);
+          if (o.kind === 'ConfigMap') expect(fast).toBeUndefined();
+          else expect(fast).toBe(libraryYaml(o));
+          expect(toYaml(o)).toBe(`${GENERATED_MARKER}\n${libraryYaml(o)}`);
+        }
+        for (const f of rbac.files.filter((x) => x.path.endsWith('.yaml')))
+          expect(parse(f.content)).toBeTypeOf('object');
+      }),
+      { numRuns: 25 },
+    );
+    // Scalars the library must quote (numbers, booleans, null-like, colons, leading symbols) keep its quoting.
+    const tricky = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x', labels: { a: '8080', b: 'true', c: 'null', d: 'a: b', e: '- x', f: "it's", g: '' } },
+      data: { k: '#hash', l: ' lead', m: 'tab\there', n: '@at', o: '0x1F', p: '1e3', q: '~', r: '"q"' },
+      list: [[1]],
+    };
+    const { list: _nested, ...flat } = tricky;
+    expect(fastYaml(flat)).toBe(libraryYaml(flat));
+    expect(fastYaml(tricky)).toBeUndefined(); // a list of lists goes to the library
+    expect(fastYaml({ a: [], b: {}, c: [{}], d: [{ x: 1, y: [] }], e: 0.5, f: false })).toBe(
+      libraryYaml({ a: [], b: {}, c: [{}], d: [{ x: 1, y: [] }], e: 0.5, f: false }),
     );
   });
 

@@ -525,7 +525,86 @@ export function fileNameOf(o: K8sObject): string {
  * toYaml(namespace).startsWith('# generated-by: greentic.deployer.k8s'); // true
  */
 export function toYaml(o: K8sObject): string {
-  return `${GENERATED_MARKER}\n${stringify(o, { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false })}`;
+  return `${GENERATED_MARKER}\n${fastYaml(o) ?? libraryYaml(o)}`;
+}
+
+const YAML_OPTIONS = { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false } as const;
+
+/** The reference serialisation (the `yaml` library): the output `fastYaml` must match byte for byte. */
+export function libraryYaml(o: unknown): string {
+  return stringify(o, YAML_OPTIONS);
+}
+
+// Each distinct scalar is rendered once by the library itself (quoting rules stay the library's), then reused.
+const scalars = new Map<string, string>();
+class NotFast extends Error {}
+
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') {
+    let text = scalars.get(v);
+    if (text === undefined) {
+      text = stringify(v, YAML_OPTIONS).slice(0, -1);
+      if (scalars.size >= 50_000) scalars.clear();
+      scalars.set(v, text);
+    }
+    // A multi-line scalar (a block literal) depends on its indentation: leave the whole object to the library.
+    if (text.includes('\n')) throw new NotFast();
+    return text;
+  }
+  if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean' || v === null) return String(v);
+  throw new NotFast();
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function emitMap(m: Record<string, unknown>, indent: string, out: string[]): void {
+  for (const key of Object.keys(m).sort()) {
+    const v = m[key];
+    if (v === undefined) continue;
+    const head = `${indent}${scalarText(key)}:`;
+    if (isMap(v)) {
+      if (Object.keys(v).length === 0) out.push(`${head} {}`);
+      else {
+        out.push(head);
+        emitMap(v, `${indent}  `, out);
+      }
+    } else if (Array.isArray(v)) {
+      if (v.length === 0) out.push(`${head} []`);
+      else {
+        out.push(head);
+        emitSeq(v, `${indent}  `, out);
+      }
+    } else out.push(`${head} ${scalarText(v)}`);
+  }
+}
+
+function emitSeq(items: readonly unknown[], indent: string, out: string[]): void {
+  for (const item of items) {
+    if (isMap(item) && Object.keys(item).length > 0) {
+      const start = out.length;
+      emitMap(item, `${indent}  `, out);
+      out[start] = `${indent}- ${(out[start] as string).slice(indent.length + 2)}`;
+    } else if (isMap(item)) out.push(`${indent}- {}`);
+    else if (Array.isArray(item)) throw new NotFast();
+    else out.push(`${indent}- ${scalarText(item)}`);
+  }
+}
+
+/**
+ * Block YAML of plain data (maps, lists of maps or scalars), byte-identical to `libraryYaml` and many times faster;
+ * undefined for anything outside that shape (a multi-line string, a list of lists), which the library then writes.
+ * A property test holds the two equal on every rendered object.
+ */
+export function fastYaml(o: unknown): string | undefined {
+  if (!isMap(o)) return undefined;
+  const out: string[] = [];
+  try {
+    emitMap(o, '', out);
+  } catch (e) {
+    if (e instanceof NotFast) return undefined;
+    throw e;
+  }
+  return out.length === 0 ? undefined : `${out.join('\n')}\n`;
 }
 
 /**
