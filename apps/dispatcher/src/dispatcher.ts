@@ -23,7 +23,7 @@ import { Agent, type Dispatcher as UndiciDispatcher } from 'undici';
 import { type ConfigSource, createFolderConfigSource } from './config-source';
 import { DispatcherError, type DispatcherErrorCode, PROBLEMS, problemBody } from './errors';
 import { createMetrics, type RevisionStats } from './metrics';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers';
+import { downstreamResponseHeaders, droppedRequestHeaders, upstreamRequestHeaders } from './proxy-headers';
 import { createRedisPinStore } from './redis-pin-store';
 import { createStoreConfigSource } from './store-config-source';
 
@@ -118,21 +118,93 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
-interface InFlight {
-  readonly res: ServerResponse;
-  readonly stats: RevisionStats;
-  readonly start: number;
-  readonly setCookie: string | undefined;
-  readonly deployment: CompiledDeployment;
-  readonly revision: CompiledRevision;
-}
-
 interface Upstream {
   readonly origin: string;
   readonly basePath: string;
 }
 
 const READY_JSON = '{"status":"ready"}';
+
+/** Why an exchange ended early because the client left (not the upstream's fault: not counted as an error). */
+const CLIENT_GONE = Object.assign(new Error('the client closed the connection before the response ended'), {
+  code: 'GREENTIC_CLIENT_GONE',
+});
+
+/** Where a response keeps its exchange, so one shared `close` listener serves every request. */
+const EXCHANGE = Symbol('greentic.exchange');
+
+/** What an exchange reports to its dispatcher when it ends (once). */
+type ExchangeEnd = (exchange: Exchange, err: Error | null) => void;
+
+/**
+ * One proxied request, as the undici dispatch handler: the upstream's status and headers go to `res.writeHead`,
+ * its body chunks to `res.write` (pausing the upstream while the client is slow), its end to `res.end`. One
+ * object per request; no stream adapter, no per-request closures on the fast path.
+ */
+class Exchange implements UndiciDispatcher.DispatchHandler {
+  controller: UndiciDispatcher.DispatchController | null = null;
+  ended = false;
+  clientGone = false;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly stats: RevisionStats,
+    readonly start: number,
+    readonly setCookie: string | undefined,
+    readonly deployment: CompiledDeployment,
+    readonly revision: CompiledRevision,
+    readonly onEnd: ExchangeEnd,
+  ) {}
+
+  onRequestStart(controller: UndiciDispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(
+    _controller: UndiciDispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    // 1xx: informational; Node already answered the client's Expect: 100-continue itself.
+    if (statusCode < 200 || this.clientGone) return;
+    this.res.writeHead(statusCode, downstreamResponseHeaders(headers, this.setCookie));
+  }
+
+  onResponseData(controller: UndiciDispatcher.DispatchController, chunk: Buffer): void {
+    if (this.clientGone) return;
+    if (!this.res.write(chunk)) {
+      // The client reads slower than the upstream writes: hold the upstream until the client drains.
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (!this.clientGone) this.res.end();
+    this.end(null);
+  }
+
+  onResponseError(_controller: UndiciDispatcher.DispatchController | null, err: Error): void {
+    this.end(err);
+  }
+
+  end(err: Error | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(this, err);
+  }
+}
+
+/** `res` closed: when its exchange has not ended, the client left; stop the upstream exchange. */
+function onResponseClose(this: ServerResponse & { [EXCHANGE]?: Exchange }): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined || exchange.ended) return;
+  exchange.clientGone = true;
+  if (exchange.controller !== null) exchange.controller.abort(CLIENT_GONE);
+  // Not started yet (queued for a connection): `onRequestStart` aborts it; counted as ended now.
+  else exchange.end(CLIENT_GONE);
+}
 
 /**
  * Start a dispatcher: the HTTP reverse proxy in front of the revisions, following its runtime config.
@@ -193,7 +265,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   const secretHeader = (options.trustSecretHeader ?? 'x-greentic-trust').toLowerCase();
   const tenantHeader = (options.tenantHeader ?? 'x-greentic-tenant').toLowerCase();
   const sessionHeader = (options.sessionHeader ?? 'x-greentic-session').toLowerCase();
-  const strip = new Set([secretHeader]);
+  const dropped = droppedRequestHeaders([secretHeader]);
   const ownPinStore = options.pinStore === undefined;
   const pinTtl = options.pinTtlMs !== undefined ? { ttlMs: options.pinTtlMs } : {};
   const pinStore: PinStore =
@@ -277,12 +349,12 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     res.end(body);
   };
 
-  const onUpstreamDone = (err: Error | null, data: { opaque: InFlight }) => {
-    const f = data.opaque;
-    f.stats.inFlight--;
-    f.stats.record((performance.now() - f.start) / 1000);
-    if (f.stats.inFlight === 0 && !liveKeys.has(f.revision.key)) metrics.forget(f.revision.key);
-    if (err === null) return;
+  const onExchangeEnd: ExchangeEnd = (f, err) => {
+    const stats = f.stats;
+    stats.inFlight--;
+    stats.record((performance.now() - f.start) / 1000);
+    if (stats.inFlight === 0 && !liveKeys.has(f.revision.key)) metrics.forget(f.revision.key);
+    if (err === null || err === CLIENT_GONE) return;
     const code = upstreamErrorCode(err);
     metrics.countError(f.deployment.tenant, f.deployment.name, f.revision.id, code);
     if (!f.res.headersSent) {
@@ -298,10 +370,15 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     }
   };
 
-  const streamFactory = (data: UndiciDispatcher.StreamFactoryData<InFlight>) => {
-    const f = data.opaque;
-    f.res.writeHead(data.statusCode, downstreamResponseHeaders(data.headers, f.setCookie));
-    return f.res;
+  // The Set-Cookie header per revision, rebuilt only when the signed value changes (once a second at most).
+  const cookieHeaders = new WeakMap<CompiledRevision, { signed: string; header: string }>();
+  const setCookieFor = (s: CookieSigner, deployment: CompiledDeployment, revision: CompiledRevision): string => {
+    const signed = s.sign(deployment.key, revision.id);
+    const cached = cookieHeaders.get(revision);
+    if (cached !== undefined && cached.signed === signed) return cached.header;
+    const header = `${deployment.cookieName}=${signed}; Path=/; Max-Age=${s.ttlSeconds}; HttpOnly; SameSite=Lax`;
+    cookieHeaders.set(revision, { signed, header });
+    return header;
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, choice: Choice) => {
@@ -328,32 +405,35 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     const upstream = upstreamOf(revision.endpoint);
     const headers = req.headers;
     const hasBody = headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined;
-    const inFlight: InFlight = {
+    const exchange = new Exchange(
       res,
       stats,
-      start: performance.now(),
-      setCookie:
-        signer !== undefined && (via === 'weighted' || via === 'pin')
-          ? `${deployment.cookieName}=${signer.sign(deployment.key, revision.id)}; Path=/; Max-Age=${signer.ttlSeconds}; HttpOnly; SameSite=Lax`
-          : undefined,
+      performance.now(),
+      signer !== undefined && (via === 'weighted' || via === 'pin')
+        ? setCookieFor(signer, deployment, revision)
+        : undefined,
       deployment,
       revision,
-    };
-    agent.stream(
+      onExchangeEnd,
+    );
+    (res as ServerResponse & { [EXCHANGE]?: Exchange })[EXCHANGE] = exchange;
+    res.on('close', onResponseClose);
+    const socket = req.socket;
+    agent.dispatch(
       {
         origin: upstream.origin,
-        path: upstream.basePath + (req.url ?? '/'),
+        path: upstream.basePath === '' ? (req.url ?? '/') : upstream.basePath + (req.url ?? '/'),
         method: (req.method ?? 'GET') as UndiciDispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(req.rawHeaders, headers, {
-          remoteAddress: req.socket.remoteAddress,
-          proto: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
-          strip,
-        }),
+        headers: upstreamRequestHeaders(
+          req.rawHeaders,
+          headers,
+          socket.remoteAddress,
+          (socket as TLSSocket).encrypted ? 'https' : 'http',
+          dropped,
+        ),
         body: hasBody ? req : null,
-        opaque: inFlight,
       },
-      streamFactory,
-      onUpstreamDone,
+      exchange,
     );
   };
 

@@ -17,6 +17,11 @@ const NOT_FORWARDED = new Set([
 function connectionNames(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
+  // The usual values name no field: answered without splitting.
+  if (text.length <= 10) {
+    const lower = text.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close') return undefined;
+  }
   let names: Set<string> | undefined;
   for (const part of text.split(',')) {
     const name = part.trim().toLowerCase();
@@ -27,39 +32,45 @@ function connectionNames(value: string | string[] | undefined): Set<string> | un
   return names;
 }
 
-/** What the forwarding headers say about the hop the request came in on. */
-export interface ForwardedFacts {
-  readonly remoteAddress: string | undefined;
-  readonly proto: 'http' | 'https';
-  /** Request header names (lowercase) that must not be forwarded, e.g. the trust secret header. */
-  readonly strip: ReadonlySet<string>;
+/**
+ * The request header names (lowercase) never forwarded: hop-by-hop fields, `host`, `expect`, the X-Forwarded-*
+ * fields this hop rewrites, plus `extra` (e.g. the trust secret header). Built once per dispatcher.
+ *
+ * @example
+ * const dropped = droppedRequestHeaders(['x-greentic-trust']);
+ */
+export function droppedRequestHeaders(extra: Iterable<string>): ReadonlySet<string> {
+  const dropped = new Set(NOT_FORWARDED);
+  for (const name of extra) dropped.add(name.toLowerCase());
+  return dropped;
 }
 
 /**
  * The headers to send upstream, as a flat `[name, value, …]` list keeping the client's order and spelling:
- * hop-by-hop fields removed (RFC 9110 §7.6.1, including those named in Connection), X-Forwarded-For appended to,
- * X-Forwarded-Proto and X-Forwarded-Host set.
+ * `dropped` removed (see `droppedRequestHeaders`), and the fields named in Connection (RFC 9110 §7.6.1);
+ * X-Forwarded-For appended to, X-Forwarded-Proto and X-Forwarded-Host set.
  *
  * @example
- * const out = upstreamRequestHeaders(req.rawHeaders, req.headers, { remoteAddress: '10.0.0.1', proto: 'http', strip: new Set() });
+ * const out = upstreamRequestHeaders(req.rawHeaders, req.headers, '10.0.0.1', 'http', droppedRequestHeaders([]));
  */
 export function upstreamRequestHeaders(
   raw: readonly string[],
   headers: IncomingHttpHeaders,
-  facts: ForwardedFacts,
+  remoteAddress: string | undefined,
+  proto: 'http' | 'https',
+  dropped: ReadonlySet<string>,
 ): string[] {
   const named = connectionNames(headers.connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (NOT_FORWARDED.has(lower) || facts.strip.has(lower) || named?.has(lower)) continue;
+    if (dropped.has(lower) || named?.has(lower)) continue;
     out.push(name, raw[i + 1]!);
   }
   const prior = headers['x-forwarded-for'];
-  const remote = facts.remoteAddress ?? 'unknown';
-  out.push('x-forwarded-for', prior === undefined ? remote : `${prior}, ${remote}`);
-  out.push('x-forwarded-proto', facts.proto);
+  const remote = remoteAddress ?? 'unknown';
+  out.push('x-forwarded-for', prior === undefined ? remote : `${prior}, ${remote}`, 'x-forwarded-proto', proto);
   if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
   return out;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dispatcher, startDispatcher } from '../src/index';
@@ -123,6 +124,47 @@ describe('proxying', () => {
     expect(r.status).toBe(502);
     expect(r.headers['content-type']).toBe('application/problem+json');
     expect(JSON.parse(r.text)).toMatchObject({ code: 'upstream-unavailable', status: 502 });
+  });
+
+  it('a client that leaves stops the upstream request, frees its in-flight slot and counts no error', async () => {
+    let arrived!: () => void;
+    let upstreamClosed!: () => void;
+    const reached = new Promise<void>((r) => (arrived = r));
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    // An upstream that never answers; it notes when the dispatcher hangs up on it.
+    const hanging = createServer((req) => {
+      req.socket.once('close', upstreamClosed);
+      arrived();
+    });
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    const own = await createConfigFolder();
+    const endpoint = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    await own.write(oneDeployment(1, [{ id: 'r1', weight: 10_000, endpoint }]));
+    const d = await startDispatcher({
+      configDir: own.dir,
+      listen: '127.0.0.1:0',
+      upstreamTimeoutMs: 60_000,
+      log: quiet,
+    });
+    try {
+      await d.waitForGeneration(1);
+      const req = httpRequest(`${d.url}/`, { agent: false });
+      req.on('error', () => {});
+      req.end();
+      await reached;
+      expect((await d.snapshot()).deployments[0]?.revisions[0]?.inFlight).toBe(1);
+      req.destroy();
+      await closed;
+      await expect.poll(async () => (await d.snapshot()).deployments[0]?.revisions[0]?.inFlight).toBe(0);
+      const metrics = (await get(d.adminUrl, '/metrics')).text;
+      expect(metrics).not.toMatch(/greentic_dispatcher_errors_total\{[^}]*revision="r1"/);
+      expect(metrics).toMatch(/greentic_dispatcher_requests_total\{[^}]*revision="r1"\} 1/);
+    } finally {
+      await d.close();
+      hanging.closeAllConnections();
+      hanging.close();
+      await own.remove();
+    }
   });
 
   it('answers 504 upstream-timeout when the revision is too slow', async () => {
