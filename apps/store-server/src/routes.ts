@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { isDnsLabel } from '@greentic/deploy-spec';
 import { LIFECYCLE_ACTIONS, type LifecycleAction } from '@greentic/revision-machine';
 import {
@@ -21,6 +22,7 @@ import { peerCertificateOf } from './identity/mtls';
 import { hashToken, mintToken } from './identity/static-tokens';
 import { pageLimit, paginate } from './pagination';
 import { HttpProblem } from './problem';
+import { reply } from './reply';
 
 // Every verb of the store contract as a resource-shaped route (the table is HTTP_ROUTES of
 // @greentic/store-contract). One pipeline per request, in the order the issue fixes:
@@ -67,6 +69,7 @@ interface VerbSpec {
   run(call: Call): Promise<Outcome>;
 }
 
+const JSON_TYPE = 'application/json';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 const ACTOR_NAME = /^[^\s]{1,256}$/;
 
@@ -442,7 +445,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
         input = { ...body, hash: hashToken(token) };
       }
       const result = await store.createToken(input as never, options);
-      c.var.deps.onTokensChanged();
+      c.get('deps').onTokensChanged();
       return {
         kind: 'mutation',
         result,
@@ -461,7 +464,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
     environment: () => null,
     run: async ({ store, params, options, c }) => {
       const result = await store.revokeToken(params.token ?? '', options);
-      c.var.deps.onTokensChanged();
+      c.get('deps').onTokensChanged();
       return mutation(result, false);
     },
   },
@@ -504,7 +507,7 @@ const VERBS: Readonly<Record<HttpRouteName, VerbSpec>> = {
     body: 'optional',
     run: async ({ store, c }) => {
       const report = await store.verifyIntegrity();
-      recordIntegrity(c.var.deps.health, report);
+      recordIntegrity(c.get('deps').health, report);
       return { kind: 'value', value: report };
     },
   },
@@ -543,9 +546,59 @@ function canRead(principal: Principal, action: Action, environment: string): boo
   return authorize(principal, { environment, action }).allowed;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * A body whose Content-Length was declared (and checked against the limit by the app's middleware), read straight
+ * from Node's IncomingMessage: HTTP framing guarantees no more than the declared bytes arrive.
+ */
+function readDeclared(incoming: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    const onEnd = () => {
+      done();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    const onClose = () => {
+      done();
+      reject(new Error('[store-server] the client closed the connection before the body was complete'));
+    };
+    const done = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+  });
+}
+
 /** Reads the body as UTF-8, refusing (413) as soon as it grows past the limit, declared length or not. */
 async function readLimited(c: Context<StoreAppEnv>): Promise<string> {
-  const limit = c.var.deps.bodyLimitBytes;
+  const limit = c.get('deps').bodyLimitBytes;
+  const incoming = c.env?.incoming;
+  // Fast path under node-server: a declared length (already ≤ limit) from an untouched IncomingMessage.
+  if (
+    incoming !== undefined &&
+    incoming.headers['content-length'] !== undefined &&
+    incoming.headers['transfer-encoding'] === undefined &&
+    !incoming.readableDidRead &&
+    !incoming.readableEnded
+  ) {
+    const bytes = await readDeclared(incoming);
+    if (bytes.byteLength > limit) {
+      fail(413, 'too-large', `[store-server] the request body exceeds ${limit} bytes; send a smaller object`);
+    }
+    return utf8.decode(bytes);
+  }
   const stream = c.req.raw.body;
   if (stream === null) return '';
   const chunks: Uint8Array[] = [];
@@ -561,8 +614,7 @@ async function readLimited(c: Context<StoreAppEnv>): Promise<string> {
     }
     chunks.push(value);
   }
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
-  return text;
+  return utf8.decode(Buffer.concat(chunks));
 }
 
 /** Reads the body as one JSON object: 415 for another media type, 400 for bad JSON or a non-object. */
@@ -601,18 +653,18 @@ async function auditRefusal(
     detail: string;
   },
 ): Promise<void> {
-  const deps = c.var.deps;
+  const deps = c.get('deps');
   try {
     await deps.store.appendRefusal({
       ...refusal,
       environment: refusal.environment !== null && isDnsLabel(refusal.environment) ? refusal.environment : null,
       action: /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/.test(refusal.action) ? refusal.action : 'request.unknown',
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       detail: refusal.detail.slice(0, 4096),
     });
   } catch (error) {
     deps.logger.error('[store-server] could not audit a refusal', {
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       status: refusal.status,
       error: error instanceof Error ? error.message : String(error),
     });
@@ -644,21 +696,20 @@ function parsePreconditions(c: Context<StoreAppEnv>): { expectedVersion?: string
 
 /** Turns an outcome into the response. Mutations are rebuilt from the stored result, so a replay is byte-identical. */
 function respond(c: Context<StoreAppEnv>, outcome: Outcome, limitRaw: string | undefined): Response {
-  const json = { 'content-type': 'application/json' };
+  const requestId = c.get('requestId');
   switch (outcome.kind) {
     case 'object': {
       const etag = etagOf(outcome.versioned.version);
       // RFC 9110 §13.1.2: If-None-Match uses weak comparison; our tags are strong, so equality suffices.
-      if (
-        c.req.method === 'GET' &&
-        c.req
-          .header(HTTP_HEADERS.ifNoneMatch)
-          ?.split(/\s*,\s*/)
-          .includes(etag)
-      ) {
-        return new Response(null, { status: 304, headers: { ETag: etag } });
+      const ifNoneMatch = c.req.method === 'GET' ? c.req.header(HTTP_HEADERS.ifNoneMatch) : undefined;
+      if (ifNoneMatch?.split(/\s*,\s*/).includes(etag)) {
+        return reply(304, null, { ETag: etag, [HTTP_HEADERS.requestId]: requestId });
       }
-      return new Response(JSON.stringify(outcome.versioned.value), { status: 200, headers: { ...json, ETag: etag } });
+      return reply(200, JSON.stringify(outcome.versioned.value), {
+        'content-type': JSON_TYPE,
+        ETag: etag,
+        [HTTP_HEADERS.requestId]: requestId,
+      });
     }
     case 'page': {
       const page = paginate(
@@ -667,30 +718,37 @@ function respond(c: Context<StoreAppEnv>, outcome: Outcome, limitRaw: string | u
         c.req.query('cursor'),
         pageLimit(limitRaw),
       );
-      return new Response(JSON.stringify(page), { status: 200, headers: json });
+      return reply(200, JSON.stringify(page), { 'content-type': JSON_TYPE, [HTTP_HEADERS.requestId]: requestId });
     }
     case 'value':
-      return new Response(JSON.stringify(outcome.value), { status: 200, headers: json });
+      return reply(200, JSON.stringify(outcome.value), {
+        'content-type': JSON_TYPE,
+        [HTTP_HEADERS.requestId]: requestId,
+      });
     case 'mutation': {
       const { result, created } = outcome;
+      // A replay answers with the first call's request id, as the first answer did.
       const headers: Record<string, string> = { [HTTP_HEADERS.requestId]: result.requestId };
       if (result.version !== null) headers.ETag = etagOf(result.version);
       if (result.replayed) headers[HTTP_HEADERS.replayed] = 'true';
-      if (result.value === null && result.version === null) return new Response(null, { status: 204, headers });
+      if (result.value === null && result.version === null) return reply(204, null, headers);
       const body = outcome.extra === undefined ? result.value : { ...(result.value as Json), ...outcome.extra };
-      return new Response(JSON.stringify(body), { status: created ? 201 : 200, headers: { ...json, ...headers } });
+      return reply(created ? 201 : 200, JSON.stringify(body), { 'content-type': JSON_TYPE, ...headers });
     }
   }
 }
 
 function makeHandler(name: HttpRouteName, spec: VerbSpec) {
   const route = HTTP_ROUTES[name];
+  // The label metrics and the access log use: the route pattern in Hono's spelling.
+  const pattern = route.path.replace(/\{([a-z]+)\}/g, ':$1');
   return async (c: Context<StoreAppEnv>): Promise<Response> => {
-    const deps = c.var.deps;
+    c.set('route', pattern);
+    const deps = c.get('deps');
     const params = c.req.param() as Params;
     const query = (n: string) => c.req.query(n);
     const environment = spec.environment ? spec.environment({ params, query }) : (params.environment ?? null);
-    const target = auditTarget(params, c.req.path);
+    const target = () => auditTarget(params, c.req.path);
 
     // 1. authenticate
     const outcome = await deps.identity.identify({
@@ -713,7 +771,7 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
         actor: 'anonymous',
         environment,
         action,
-        target,
+        target: target(),
         status: 401,
         code: 'unauthorized',
         detail: reason,
@@ -741,7 +799,7 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
         actor: principal.actor,
         environment,
         action,
-        target,
+        target: target(),
         status: 403,
         code: 'forbidden',
         detail: reason,
@@ -757,7 +815,7 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
     let options: MutationOptions = {
       actor: onBehalfOf ?? principal.actor,
       idempotencyKey: '',
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
     };
     if (route.mutating) {
       const key = c.req.header(HTTP_HEADERS.idempotencyKey);
@@ -767,7 +825,7 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
       options = {
         ...options,
         // Without a key the request is still executed once, but a retry cannot be recognised.
-        idempotencyKey: key ?? `server-${c.var.requestId}`,
+        idempotencyKey: key ?? `server-${c.get('requestId')}`,
         ...parsePreconditions(c),
       };
     }

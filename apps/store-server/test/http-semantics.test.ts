@@ -6,6 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixedTokenDirectory, hashToken, mintToken, staticTokenProvider } from '../src/identity/static-tokens';
 import { env, type ServerFixture, startFixture } from './server-fixture';
 
+// Captured before any server starts: the server must never swap them (other code shares this process).
+const NativeResponse = globalThis.Response;
+const NativeRequest = globalThis.Request;
+
 let f: ServerFixture;
 beforeEach(async () => {
   f = await startFixture();
@@ -372,5 +376,45 @@ describe('operations', () => {
     const all = f.logger.lines.join('\n');
     expect(all).not.toContain(f.adminToken);
     expect(all).not.toContain('leaked-secret-value');
+  });
+
+  it('counts a streamed (chunked) body as it arrives: within the limit it is read, past it 413', async () => {
+    const streamed = (text: string) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          const bytes = new TextEncoder().encode(text);
+          for (let i = 0; i < bytes.length; i += 64 * 1024) controller.enqueue(bytes.subarray(i, i + 64 * 1024));
+          controller.close();
+        },
+      });
+    const small = await f.call('/v1/environments/chunked', {
+      method: 'PUT',
+      body: streamed(env('chunked')),
+      duplex: 'half',
+    } as RequestInit);
+    expect(small.status).toBe(201);
+    const big = await f.call('/v1/environments/chunked-big', {
+      method: 'PUT',
+      body: streamed(`"${'a'.repeat(1_100_000)}"`),
+      duplex: 'half',
+    } as RequestInit);
+    expect(big.status).toBe(413);
+    expect((await problemOf(big)).code).toBe('too-large');
+  });
+});
+
+describe('the process around the server', () => {
+  it('leaves the global Request and Response as it found them, and still answers through the fast path', async () => {
+    const { lightweightResponseClass } = await import('../src/reply');
+    expect(globalThis.Response).toBe(NativeResponse);
+    expect(globalThis.Request).toBe(NativeRequest);
+    // Code in the same process may call the native classes' methods on responses it builds.
+    expect(await NativeResponse.prototype.text.call(new Response('still native'))).toBe('still native');
+    // node-server's lightweight class is in use for the server's own answers (a regression costs ~1.5x per read).
+    expect(lightweightResponseClass()).not.toBe(NativeResponse);
+    const res = await f.call('/v1/environments/none');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-request-id')).toMatch(/.+/);
+    expect(globalThis.Response).toBe(NativeResponse);
   });
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mtlsProvider, peerCertificateOf } from './mtls';
 import { oidcProvider } from './oidc';
 import { chainIdentityProviders, type IdentityOutcome } from './provider';
-import { fixedTokenDirectory, hashToken, mintToken, staticTokenProvider } from './static-tokens';
+import { fixedTokenDirectory, hashToken, mintToken, staticTokenProvider, type TokenRecord } from './static-tokens';
 
 const noCert = { peerCertificate: undefined } as const;
 
@@ -39,6 +39,28 @@ describe('static token provider', () => {
   it('leaves JWTs and other schemes to other providers', async () => {
     expect((await provider.identify({ ...noCert, authorization: 'Bearer a.b.c' })).kind).toBe('not-mine');
     expect((await provider.identify({ ...noCert, authorization: 'Basic dXNlcjpwYXNz' })).kind).toBe('not-mine');
+  });
+
+  it('caches only the hash of a verified token, never the verdict: a token whose record is gone is refused', async () => {
+    const token = mintToken();
+    const records: TokenRecord[] = [{ actor: 'bob', tokenHash: hashToken(token), grants: [{ role: 'operator' }] }];
+    let lookups = 0;
+    const cached = staticTokenProvider({
+      async findByHash(hash) {
+        lookups++;
+        return records.find((r) => r.tokenHash === hash);
+      },
+    });
+    const ask = () => cached.identify({ ...noCert, authorization: `Bearer ${token}` });
+    expect((await ask()).kind).toBe('authenticated');
+    expect((await ask()).kind).toBe('authenticated');
+    expect(lookups).toBe(2); // the directory is asked every time
+    records.length = 0; // revoked
+    expect((await ask()).kind).toBe('rejected');
+    // A record whose stored hash does not match in constant-time comparison is refused too.
+    records.push({ actor: 'eve', tokenHash: `sha256:${'0'.repeat(64)}`, grants: [{ role: 'admin' }] });
+    const lying = staticTokenProvider({ findByHash: async () => records[0] });
+    expect((await lying.identify({ ...noCert, authorization: `Bearer ${token}` })).kind).toBe('rejected');
   });
 
   it('a chain with no matching provider rejects and says what to send', async () => {

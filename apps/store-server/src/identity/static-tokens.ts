@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AccessGrant, AccessRule } from '../authorization';
+import type { AccessGrant, AccessRule, Principal } from '../authorization';
 import { bearerToken, type IdentityProvider } from './provider';
 
 /** Prefix of every token this server mints, so a JWT and a static token are told apart without guessing. */
@@ -44,11 +44,31 @@ export function hashToken(token: string): string {
   return `sha256:${createHash('sha256').update(token, 'utf8').digest('hex')}`;
 }
 
-function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a.replace(/^sha256:/, ''), 'hex');
-  const right = Buffer.from(b.replace(/^sha256:/, ''), 'hex');
+/** The 32 digest bytes of a `sha256:<hex>` string, or undefined when it is not one. */
+function digestBytes(hash: string): Buffer | undefined {
+  const bytes = Buffer.from(hash.replace(/^sha256:/, ''), 'hex');
+  return bytes.length === 32 ? bytes : undefined;
+}
+
+/** Digest bytes of records, parsed once per record object (records are immutable). */
+const recordDigests = new WeakMap<TokenRecord, Buffer | null>();
+
+function recordDigest(record: TokenRecord): Buffer | undefined {
+  let bytes = recordDigests.get(record);
+  if (bytes === undefined) {
+    bytes = digestBytes(record.tokenHash) ?? null;
+    recordDigests.set(record, bytes);
+  }
+  return bytes ?? undefined;
+}
+
+function sameDigest(left: Buffer | undefined, right: Buffer | undefined): boolean {
   // Both are SHA-256 digests (32 bytes); a malformed stored value simply never matches.
-  return left.length === 32 && right.length === 32 && timingSafeEqual(left, right);
+  return left !== undefined && right !== undefined && timingSafeEqual(left, right);
+}
+
+function sameHash(a: string, b: string): boolean {
+  return sameDigest(digestBytes(a), digestBytes(b));
 }
 
 /**
@@ -70,13 +90,25 @@ export function fixedTokenDirectory(records: readonly TokenRecord[]): TokenDirec
   };
 }
 
+/** How many verified tokens keep their hash cached (per provider). */
+const VERIFIED_TOKENS = 1024;
+
+/** One principal per (immutable) record object, built once. */
+const principals = new WeakMap<TokenRecord, Principal>();
+
 /**
  * Static bearer tokens (`Authorization: Bearer gtc_…`; any bearer token that is not a JWT), looked up by hash and re-compared in constant time.
+ *
+ * The SHA-256 of a token that was verified is kept in a bounded map (token → hash), so a client sending the same
+ * token again is not hashed again. Only the hash computation is cached, never the verdict: every request still
+ * looks the hash up in the directory (revocation applies as before) and compares the digests in constant time.
+ * Tokens that matched no record are never cached, so guessing cannot fill the map.
  *
  * @example
  * const provider = staticTokenProvider(fixedTokenDirectory(records));
  */
 export function staticTokenProvider(directory: TokenDirectory): IdentityProvider {
+  const verified = new Map<string, { readonly hash: string; readonly digest: Buffer }>();
   return {
     name: 'token',
     async identify(request) {
@@ -87,18 +119,29 @@ export function staticTokenProvider(directory: TokenDirectory): IdentityProvider
           ? { kind: 'rejected', reason: 'malformed Authorization header: expected Bearer <token>' }
           : { kind: 'not-mine' };
       }
-      // A JWT (three dot-separated parts) belongs to the OIDC provider.
-      if (JWT_SHAPE.test(token)) return { kind: 'not-mine' };
-      const hash = hashToken(token);
-      const record = await directory.findByHash(hash);
+      let known = verified.get(token);
+      if (known === undefined) {
+        // A JWT (three dot-separated parts) belongs to the OIDC provider.
+        if (JWT_SHAPE.test(token)) return { kind: 'not-mine' };
+        const hash = hashToken(token);
+        known = { hash, digest: digestBytes(hash) as Buffer };
+      }
+      const record = await directory.findByHash(known.hash);
       // Re-compare in constant time even after an indexed lookup: the index is an optimisation, not the check.
-      if (record === undefined || !sameHash(record.tokenHash, hash)) {
+      if (record === undefined || !sameDigest(recordDigest(record), known.digest)) {
+        verified.delete(token);
         return { kind: 'rejected', reason: 'unknown or revoked bearer token' };
       }
-      return {
-        kind: 'authenticated',
-        principal: { actor: record.actor, via: 'token', grants: record.grants, rules: record.rules ?? [] },
-      };
+      if (!verified.has(token)) {
+        if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value as string);
+        verified.set(token, known);
+      }
+      let principal = principals.get(record);
+      if (principal === undefined) {
+        principal = { actor: record.actor, via: 'token', grants: record.grants, rules: record.rules ?? [] };
+        principals.set(record, principal);
+      }
+      return { kind: 'authenticated', principal };
     },
   };
 }
