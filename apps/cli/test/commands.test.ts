@@ -180,7 +180,16 @@ describe.each(['local', 'remote'] as const)('gtc op against the %s store', { tim
 
   it('marks a revision failed when its health gate never passes, and says what to do next', async () => {
     await ok(['op', 'env', 'create', 'broken']);
-    await ok(['op', 'env-packs', 'attach', 'greentic.deployer.local-process', '--env', 'broken', '--config', 'env.HELLO_FAIL=health']);
+    await ok([
+      'op',
+      'env-packs',
+      'attach',
+      'greentic.deployer.local-process',
+      '--env',
+      'broken',
+      '--config',
+      'env.HELLO_FAIL=health',
+    ]);
     await ok(['op', 'deployments', 'create', 'web', '--bundle', 'hello-worker', '--env', 'broken']);
     await ok(['op', 'revisions', 'stage', 'web', '--env', 'broken']);
     const warm = await run(['op', 'revisions', 'warm', 'web', 'r1', '--env', 'broken', '--timeout', '2']);
