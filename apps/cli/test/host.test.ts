@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 // The host-release package's throwaway host: a real OpenSSH server on 127.0.0.1 with generated keys, and a small
 // supervisor standing in for systemd, so the CLI is tested against the same kind of host as the pack itself.
@@ -12,6 +13,7 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
   let repo: Repo;
   let home: { dir: string; remove: () => void };
   let root: string;
+  let hygieneRoot: string;
   const env = () => ({ GREENTIC_HOME: join(home.dir, 'home') });
   const run = (argv: string[]): Promise<GtcResult> => gtc(argv, { env: env(), cwd: home.dir });
 
@@ -20,7 +22,15 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
     repo = makeRepo(host.dir);
     home = tempDir('gtc-host-');
     root = join(host.dir, 'root-cli');
-    const t = host.target(root, await freePort()) as unknown as {
+    hygieneRoot = join(host.dir, 'root-hygiene');
+    await attachHost('agents', root);
+    // Hygiene after every promote is off here (keepReleases=0), so the releases stay for `host prune` to decide on.
+    await attachHost('hygiene', hygieneRoot, { keepReleases: 0 });
+  });
+
+  /** An environment deployed by greentic.deployer.host-release to the throwaway host, on its own release root. */
+  async function attachHost(name: string, at: string, extra: Record<string, string | number> = {}): Promise<void> {
+    const t = host.target(at, await freePort()) as unknown as {
       port: number;
       user: string;
       service: { name: string; restart: string; status: string };
@@ -31,7 +41,7 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
       user: t.user,
       identityFile: host.identityFile,
       knownHostsFile: host.knownHostsFile,
-      root,
+      root: at,
       worktree: repo.dir,
       instanceStart: 'true',
       instanceStop: 'true',
@@ -41,21 +51,14 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
       statusCommand: t.service.status,
       connectTimeoutSeconds: 5,
       verifyTimeoutMs: 5000,
+      ...extra,
     };
     const args = Object.entries(config).flatMap(([k, v]) => ['--config', `${k}=${v}`]);
-    const created = await run(['op', 'env', 'create', 'agents', '--deployer', 'greentic.deployer.host-release']);
+    const created = await run(['op', 'env', 'create', name, '--deployer', 'greentic.deployer.host-release']);
     expect(created.code, created.stderr).toBe(0);
-    const attached = await run([
-      'op',
-      'env-packs',
-      'attach',
-      'greentic.deployer.host-release',
-      '--env',
-      'agents',
-      ...args,
-    ]);
+    const attached = await run(['op', 'env-packs', 'attach', 'greentic.deployer.host-release', '--env', name, ...args]);
     expect(attached.code, attached.stderr).toBe(0);
-  });
+  }
 
   afterAll(async () => {
     await host?.stop();
@@ -95,5 +98,117 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
     const r = await run(['op', 'host', 'status', '--env', 'local']);
     expect(r.code).toBe(EXIT_CODES.usage);
     expect(r.stderr).toContain('host commands need greentic.deployer.host-release');
+  });
+
+  it('prunes nothing without --apply, then keeps current, the rollback target and the newest good releases', async () => {
+    const rel = (sha: string, label: string) => join(hygieneRoot, 'releases', `${sha}-${label}`);
+    const promote = (label: string) => run(['op', 'host', 'promote', '--env', 'hygiene', '--label', label, '--apply']);
+    const h1 = repo.commit('h1');
+    expect((await promote('h1')).code).toBe(0);
+    const h2 = repo.commit('h2');
+    expect((await promote('h2')).code).toBe(0);
+    const bad = repo.commit('broken build', { healthy: false });
+    const failed = await promote('bad');
+    expect(failed.code, failed.stdout + failed.stderr).toBe(7); // verify failed, rolled back, marked failed
+    const h3 = repo.commit('h3');
+    expect((await promote('h3')).code).toBe(0);
+    const h4 = repo.commit('h4');
+    expect((await promote('h4')).code).toBe(0);
+    // back to the oldest: h1 is current, h4 the rollback target
+    const back = await run(['op', 'host', 'rollback', '--env', 'hygiene', '--to', `${h1}-h1`, '--apply']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    const before = readdirSync(join(hygieneRoot, 'releases')).sort();
+    expect(before).toContain(`${bad}-bad.failed`);
+
+    // The failed promotion is not a good release: with --keep 3 the third good one (h2) stays, only bad goes.
+    const three = await run(['op', 'host', 'prune', '--env', 'hygiene', '--keep', '3', '--json']);
+    expect(three.code, three.stdout + three.stderr).toBe(0);
+    const plan3 = three.json<{ outcome: string; keep: { path: string }[]; remove: { path: string; why: string }[] }>();
+    expect(plan3.outcome).toBe('dry-run');
+    expect(plan3.keep.map((k) => k.path).sort()).toEqual(
+      [rel(h1, 'h1'), rel(h2, 'h2'), rel(h3, 'h3'), rel(h4, 'h4')].sort(),
+    );
+    expect(plan3.remove.map((k) => k.path)).toEqual([rel(bad, 'bad')]);
+
+    const dry = await run(['op', 'host', 'prune', '--env', 'hygiene', '--keep', '2']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('dry run: nothing will change');
+    expect(dry.stdout).toContain(`keep    ${rel(h1, 'h1')} (current)`);
+    expect(dry.stdout).toContain(`keep    ${rel(h4, 'h4')} (rollback target)`);
+    expect(dry.stdout).toContain(`keep    ${rel(h3, 'h3')} (one of the last 2 good releases)`);
+    expect(dry.stdout).toContain(`remove  ${rel(h2, 'h2')} (older than the last 2 good releases)`);
+    expect(dry.stdout).toContain(`remove  ${rel(bad, 'bad')} (failed`);
+    expect(dry.stderr).toContain('gtc op host prune --env hygiene --keep 2 --apply');
+    expect(readdirSync(join(hygieneRoot, 'releases')).sort()).toEqual(before);
+
+    const done = await run(['op', 'host', 'prune', '--env', 'hygiene', '--keep', '2', '--apply', '--json']);
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(done.json<{ outcome: string }>().outcome).toBe('pruned');
+    expect(readdirSync(join(hygieneRoot, 'releases')).sort()).toEqual([`${h1}-h1`, `${h3}-h3`, `${h4}-h4`].sort());
+    expect((await run(['op', 'host', 'smoke', '--env', 'hygiene', '--sha', h1])).code).toBe(0);
+    expect((await run(['op', 'host', 'rollback', '--env', 'hygiene', '--apply'])).code).toBe(0); // h4 is still there
+  });
+
+  it('captures a package version and its pinned binary, records it in the store, and notes what changed', async () => {
+    const dpkgFormat = ['-f=$', '{Version}'].join(''); // dpkg's own ${Version} field syntax, not a JS template
+    const version = execFileSync('dpkg-query', ['-W', dpkgFormat, 'openssh-server'], { encoding: 'utf8' });
+    const capture = (...extra: string[]) =>
+      run(['op', 'host', 'pkg', 'capture', '--env', 'hygiene', '--package', 'openssh-server', ...extra]);
+    const first = await capture('--binary', '/usr/sbin/sshd', '--json');
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const report = first.json<{
+      recordKey: string;
+      entry: { seq: number; changed: string[]; capture: { version: string; resolvedBinary: string } };
+    }>();
+    expect(report.recordKey).toBe('host-release.pkg.openssh-server');
+    expect(report.entry.capture).toMatchObject({ version, resolvedBinary: '/usr/sbin/sshd' });
+    expect(report.entry.changed).toEqual(['first capture']);
+    const recorded = await run(['op', 'config', 'get', 'host-release.pkg.openssh-server', '--env', 'hygiene']);
+    expect(JSON.parse(recorded.stdout)).toMatchObject({ package: 'openssh-server', version, seq: 1 });
+
+    const second = await capture('--binary', '/usr/sbin/sshd', '--version-command', 'echo 9.9-test');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('version:   9.9-test');
+    expect(second.stdout).toContain(`changed:   version: ${version} → 9.9-test`);
+    const after = await run(['op', 'config', 'get', 'host-release.pkg.openssh-server', '--env', 'hygiene']);
+    expect(JSON.parse(after.stdout)).toMatchObject({ version: '9.9-test', seq: 2 });
+    const audit = await run(['op', 'audit', 'list', '--env', 'hygiene', '--json']);
+    const actions = audit.json<{ entries: { action: string; actor: string }[] }>().entries.map((e) => e.action);
+    expect(actions.filter((a) => a === 'config.set').length).toBeGreaterThanOrEqual(2);
+
+    const missing = await run(['op', 'host', 'pkg', 'capture', '--env', 'hygiene', '--package', 'no-such-pkg']);
+    expect(missing.code).toBe(EXIT_CODES['not-found']);
+    expect(missing.stderr).toContain('package no-such-pkg is not installed on');
+  });
+
+  it('says honestly that package promote and rollback are not automated, what they would do, and exits 3', async () => {
+    const before = readdirSync(hygieneRoot).sort();
+    const p = await run([
+      'op',
+      'host',
+      'pkg',
+      'promote',
+      '--env',
+      'hygiene',
+      '--package',
+      'agent',
+      '--version',
+      '1.4.2',
+      '--binary',
+      '/usr/local/bin/agent',
+    ]);
+    expect(p.code).toBe(EXIT_CODES['not-found']);
+    expect(p.stdout).toContain('promote of package agent on');
+    expect(p.stdout).toContain('NOT AUTOMATED YET — nothing was changed');
+    expect(p.stdout).toContain('apt-get install agent=1.4.2');
+    expect(p.stdout).toContain('last capture: none of agent');
+    expect(p.stderr).toContain('gtc op host pkg capture --env hygiene --package agent --binary /usr/local/bin/agent');
+
+    const r = await run(['op', 'host', 'pkg', 'rollback', '--env', 'hygiene', '--package', 'openssh-server', '--json']);
+    expect(r.code).toBe(EXIT_CODES['not-found']);
+    const body = r.json<{ outcome: string; operation: string; wouldDo: string[]; lastCapture: { seq: number } }>();
+    expect(body).toMatchObject({ outcome: 'not-automated', operation: 'rollback', lastCapture: { seq: 2 } });
+    expect(body.wouldDo[0]).toContain('last good capture');
+    expect(readdirSync(hygieneRoot).sort()).toEqual(before);
   });
 });

@@ -16,3 +16,8 @@ export const isSlot = t.isEnum(['deployer', 'secrets', 'telemetry', 'sessions', 
 export const isSeconds = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 3600)]);
 export const isPositive = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 100_000)]);
 export const isOutcome = t.isEnum(['applied', 'refused'] as const);
+/**
+ * A Debian package name (Debian Policy §5.6.1: lowercase letters, digits, `+ - .`, starting alphanumeric), at most
+ * 100 characters so its store record key `host-release.pkg.<name>` stays within the 128 a config key allows.
+ */
+export const isPackageName = t.cascade(t.isString(), [t.matchesRegExp(/^[a-z0-9][a-z0-9+.-]{0,99}$/)]);

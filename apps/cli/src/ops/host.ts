@@ -1,6 +1,15 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import type {
+  HostTarget,
+  NotAutomated,
+  PackageAuditEntry,
+  PackagePin,
+  PruneOptions,
+  PruneResult,
+} from '@greentic/deployer-host-release';
 import type { CommandIO } from '../base-command';
 import { CliError } from '../cli-error';
+import { EXIT_CODES } from '../exit-codes';
 import type { Session } from '../session';
 import { explainConflict } from './common';
 import { packModule } from './pack-module';
@@ -8,6 +17,10 @@ import { packModule } from './pack-module';
 const PACK = 'greentic.deployer.host-release';
 /** Where the store keeps the recorded truth of a host (non-secret JSON in the environment's config). */
 const TRUTH_KEY = 'host-release.truth';
+/** The store record of a package pin (archetype B): `host-release.pkg.<package>`, see {@link packageRecordKey}. */
+const PACKAGE_KEY_PREFIX = 'host-release.pkg.';
+/** The hash-chained capture log of package pins, in the pack's state folder of the environment. */
+const PACKAGE_LOG = 'packages.jsonl';
 
 type Fn = (...args: never[]) => Promise<unknown>;
 interface HostApi {
@@ -18,6 +31,11 @@ interface HostApi {
   parseHostDeployerConfig: (c: unknown) => Record<string, unknown>;
   hostTargetFromConfig: (c: unknown) => unknown;
   closeHostConnection: (t: unknown) => Promise<void>;
+  pruneReleases: (t: HostTarget, opts: PruneOptions) => Promise<PruneResult>;
+  capturePackage: (t: HostTarget, pin: PackagePin, opts: { auditLog: string }) => Promise<PackageAuditEntry>;
+  readPackageAudit: (path: string) => Promise<PackageAuditEntry[]>;
+  promotePackage: (t: HostTarget, pin: PackagePin, version: string) => NotAutomated;
+  rollbackPackage: (t: HostTarget, pin: PackagePin) => NotAutomated;
 }
 
 interface Bound {
@@ -72,12 +90,16 @@ async function withHost<T>(io: CommandIO, work: (b: Bound) => Promise<T>): Promi
 }
 
 async function recordTruth(io: CommandIO, s: Session, truth: unknown, step: string): Promise<void> {
-  if (!truth) return;
+  if (truth) await recordJson(io, s, TRUTH_KEY, truth, step);
+}
+
+/** Keep `value` as JSON under `key` in the environment's config; the store audits the change (`config.set`). */
+async function recordJson(io: CommandIO, s: Session, key: string, value: unknown, step: string): Promise<void> {
   const c = await s.store.getConfig(io.environment);
-  const text = JSON.stringify(truth);
-  if (c.value[TRUTH_KEY] === text) return;
+  const text = JSON.stringify(value);
+  if (c.value[key] === text) return;
   await explainConflict(`the config of ${io.environment}`, 'the same gtc op host command', () =>
-    s.store.setConfig(io.environment, { ...c.value, [TRUTH_KEY]: text }, s.mutation(io.key(step), c.version)),
+    s.store.setConfig(io.environment, { ...c.value, [key]: text }, s.mutation(io.key(step), c.version)),
   );
 }
 
@@ -165,5 +187,135 @@ export async function smokeHost(io: CommandIO, sha: string | undefined): Promise
     };
     print(io, r);
     return r.ok ? 0 : 7;
+  });
+}
+
+export async function pruneHost(io: CommandIO, input: { keep: number | undefined; apply: boolean }): Promise<number> {
+  return withHost(io, async ({ api, target }) => {
+    const r = await api.pruneReleases(target as HostTarget, {
+      apply: input.apply,
+      ...(input.keep !== undefined ? { keep: input.keep } : {}),
+    });
+    print(io, r);
+    if (!input.apply && r.remove.length > 0 && !io.json) {
+      const keep = input.keep !== undefined ? ` --keep ${input.keep}` : '';
+      io.out.note(
+        `[gtc] dry run: nothing was removed from ${r.host}; to remove these ${r.remove.length}: gtc op host prune --env ${io.environment}${keep} --apply`,
+      );
+    }
+    return 0;
+  });
+}
+
+/**
+ * The config key that records a package pin. Debian names may hold `+`, config keys may not; `_` never occurs in a
+ * Debian name, so the mapping stays one-to-one.
+ */
+export function packageRecordKey(pkg: string): string {
+  return `${PACKAGE_KEY_PREFIX}${pkg.replaceAll('+', '_')}`;
+}
+
+export interface PackagePinInput {
+  readonly package: string;
+  readonly binary: string | undefined;
+  readonly versionCommand?: string | undefined;
+}
+
+function pinOf(input: PackagePinInput): PackagePin {
+  return {
+    package: input.package,
+    ...(input.binary ? { binary: input.binary } : {}),
+    ...(input.versionCommand ? { versionCommand: input.versionCommand } : {}),
+  };
+}
+
+/** What `gtc op host pkg capture --json` prints. */
+export interface PackageCaptureReport {
+  readonly environment: string;
+  /** The store config key the capture is recorded under. */
+  readonly recordKey: string;
+  /** The local hash-chained capture log it was appended to. */
+  readonly auditLog: string;
+  readonly entry: PackageAuditEntry;
+  readonly lines: readonly string[];
+}
+
+export async function capturePackageOnHost(io: CommandIO, input: PackagePinInput): Promise<number> {
+  return withHost(io, async ({ s, api, target }) => {
+    const auditLog = join(s.stateDir(io.environment, PACK), PACKAGE_LOG);
+    const entry = await api.capturePackage(target as HostTarget, pinOf(input), { auditLog });
+    const c = entry.capture;
+    const recordKey = packageRecordKey(input.package);
+    // The store keeps the latest capture (the truth other operators and the future promote read); the store's audit
+    // keeps every one of them, the local log keeps them hash-chained with what changed.
+    await recordJson(io, s, recordKey, { ...c, seq: entry.seq, hash: entry.hash }, 'host.pkg.capture');
+    const binary = c.binary
+      ? `${c.binary} → ${c.resolvedBinary ?? 'missing'}${c.binarySha256 ? ` (sha256 ${c.binarySha256})` : ''}`
+      : '(none given: --binary)';
+    const lines = [
+      `[gtc] package ${c.package} on ${c.host} (read-only capture, nothing on the host changed)`,
+      `  version:   ${c.version ?? 'not installed'}`,
+      `  binary:    ${binary}`,
+      `  changed:   ${entry.changed.join('; ')}`,
+      `  recorded:  capture #${entry.seq} in ${auditLog}; store config ${recordKey} of ${io.environment}`,
+    ];
+    const report: PackageCaptureReport = { environment: io.environment, recordKey, auditLog, entry, lines };
+    print(io, report);
+    const missing = [
+      ...(c.version === null
+        ? [
+            `package ${c.package} is not installed on ${c.host} (${input.versionCommand ? `\`${input.versionCommand}\`` : 'dpkg-query'} printed no version)`,
+          ]
+        : []),
+      ...(c.binary && c.resolvedBinary === null ? [`binary ${c.binary} does not exist on ${c.host}`] : []),
+    ];
+    if (missing.length === 0) return 0;
+    if (!io.json) {
+      io.out.note(`[gtc] ${missing.join('; ')}; recorded as such (capture #${entry.seq})`);
+      io.out.note(
+        `next:  check the name and path on the host, or pass --version-command for a runtime dpkg does not know`,
+      );
+    }
+    return EXIT_CODES['not-found'];
+  });
+}
+
+/** What `gtc op host pkg promote|rollback --json` prints: the package's answer plus what has been captured. */
+export interface PackageNotAutomatedReport extends NotAutomated {
+  readonly environment: string;
+  /** The newest capture of this package on this host in the local capture log, if any. */
+  readonly lastCapture: PackageAuditEntry | null;
+  readonly next: string;
+}
+
+export async function packageNotAutomated(
+  io: CommandIO,
+  input: PackagePinInput & { operation: 'promote' | 'rollback'; version?: string },
+): Promise<number> {
+  return withHost(io, async ({ s, api, target }) => {
+    const pin = pinOf(input);
+    const t = target as HostTarget;
+    const r =
+      input.operation === 'promote' ? api.promotePackage(t, pin, input.version ?? '') : api.rollbackPackage(t, pin);
+    const auditLog = join(s.stateDir(io.environment, PACK), PACKAGE_LOG);
+    // Reading the log also checks its hash chain: a forged capture is refused here, not acted on later.
+    const captures = (await api.readPackageAudit(auditLog)).filter(
+      (e) => e.capture.package === pin.package && e.capture.host === r.host,
+    );
+    const last = captures.at(-1) ?? null;
+    const capture = `gtc op host pkg capture --env ${io.environment} --package ${pin.package}${pin.binary ? ` --binary ${pin.binary}` : ''}`;
+    const next = `nothing was changed; capture the pin first (${capture}), carry out the steps above by hand, then capture again to record the result`;
+    const lines = [
+      ...r.lines,
+      last
+        ? `  last capture: version ${last.capture.version ?? 'not installed'}${last.capture.resolvedBinary ? `, binary → ${last.capture.resolvedBinary}` : ''} (#${last.seq}, ${last.capture.capturedAt}, ${auditLog})`
+        : `  last capture: none of ${pin.package} on ${r.host} in ${auditLog}`,
+    ];
+    const report: PackageNotAutomatedReport = { ...r, lines, environment: io.environment, lastCapture: last, next };
+    print(io, report);
+    if (!io.json) io.out.note(`next:  ${next}`);
+    // Family not-found, code not-automated: what the operation needs (a configured package source) does not exist
+    // yet. Non-zero so that no script takes it for a promotion; the package documents exit 3 for it.
+    return EXIT_CODES['not-found'];
   });
 }
