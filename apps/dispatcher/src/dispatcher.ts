@@ -145,6 +145,8 @@ class Exchange implements UndiciDispatcher.DispatchHandler {
   controller: UndiciDispatcher.DispatchController | null = null;
   ended = false;
   clientGone = false;
+  /** Body bytes still to come when the upstream sent Content-Length (else -1); the last chunk goes with `end`. */
+  remaining = -1;
 
   constructor(
     readonly res: ServerResponse,
@@ -168,11 +170,21 @@ class Exchange implements UndiciDispatcher.DispatchHandler {
   ): void {
     // 1xx: informational; Node already answered the client's Expect: 100-continue itself.
     if (statusCode < 200 || this.clientGone) return;
+    const length = headers['content-length'];
+    if (typeof length === 'string') this.remaining = Number(length) || -1;
     this.res.writeHead(statusCode, downstreamResponseHeaders(headers, this.setCookie));
   }
 
   onResponseData(controller: UndiciDispatcher.DispatchController, chunk: Buffer): void {
     if (this.clientGone) return;
+    if (this.remaining > 0) {
+      this.remaining -= chunk.length;
+      // The last chunk of a sized body: headers, body and end leave in one write, in one call.
+      if (this.remaining === 0) {
+        this.res.end(chunk);
+        return;
+      }
+    }
     if (!this.res.write(chunk)) {
       // The client reads slower than the upstream writes: hold the upstream until the client drains.
       controller.pause();
@@ -181,7 +193,7 @@ class Exchange implements UndiciDispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (!this.clientGone) this.res.end();
+    if (!this.clientGone && this.remaining !== 0) this.res.end();
     this.end(null);
   }
 

@@ -126,6 +126,53 @@ describe('proxying', () => {
     expect(JSON.parse(r.text)).toMatchObject({ code: 'upstream-unavailable', status: 502 });
   });
 
+  it('passes a sized body sent in many chunks whole, and HEAD and 204 answers without one', async () => {
+    const body = randomBytes(3 * 1024 * 1024);
+    const sized = createServer((req, res) => {
+      if (req.url === '/empty') {
+        res.writeHead(204).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      // Three writes a turn apart: the dispatcher sees several chunks of one sized body.
+      const third = body.length / 3;
+      res.write(body.subarray(0, third));
+      setImmediate(() => {
+        res.write(body.subarray(third, 2 * third));
+        setImmediate(() => res.end(body.subarray(2 * third)));
+      });
+    });
+    await new Promise<void>((r) => sized.listen(0, '127.0.0.1', r));
+    const own = await createConfigFolder();
+    const endpoint = `http://127.0.0.1:${(sized.address() as AddressInfo).port}`;
+    await own.write(oneDeployment(1, [{ id: 'r1', weight: 10_000, endpoint }]));
+    const d = await startDispatcher({ configDir: own.dir, listen: '127.0.0.1:0', log: quiet });
+    try {
+      await d.waitForGeneration(1);
+      const r = await request(`${d.url}/big`, { dispatcher: client });
+      expect(r.statusCode).toBe(200);
+      expect(r.headers['content-length']).toBe(String(body.length));
+      expect(Buffer.from(await r.body.arrayBuffer()).equals(body)).toBe(true);
+      const head = await request(`${d.url}/big`, { method: 'HEAD', dispatcher: client });
+      expect(head.statusCode).toBe(200);
+      expect(head.headers['content-length']).toBe(String(body.length));
+      expect((await head.body.arrayBuffer()).byteLength).toBe(0);
+      const empty = await request(`${d.url}/empty`, { dispatcher: client });
+      expect(empty.statusCode).toBe(204);
+      expect((await empty.body.arrayBuffer()).byteLength).toBe(0);
+      await expect.poll(async () => (await d.snapshot()).deployments[0]?.revisions[0]?.inFlight).toBe(0);
+    } finally {
+      await d.close();
+      sized.closeAllConnections();
+      sized.close();
+      await own.remove();
+    }
+  });
+
   it('a client that leaves stops the upstream request, frees its in-flight slot and counts no error', async () => {
     let arrived!: () => void;
     let upstreamClosed!: () => void;
