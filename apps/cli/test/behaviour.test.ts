@@ -104,5 +104,8 @@ describe('shell completion', () => {
     expect(complete('gtc op traffic s')).toBe('set');
     expect(complete('gtc op traffic set support --e')).toBe('--env');
     expect(complete('gtc op env ap')).toBe('apply');
+    expect(complete('gtc op host pr')).toBe('promote prune');
+    expect(complete("gtc op host pkg ''")).toBe('capture promote rollback');
+    expect(complete('gtc op host pkg capture --p')).toBe('--package');
   });
 });

@@ -47,6 +47,10 @@ const COMMANDS = [
   'host rollback',
   'host status',
   'host smoke',
+  'host prune',
+  'host pkg capture',
+  'host pkg promote',
+  'host pkg rollback',
 ];
 
 describe('gtc command surface', () => {

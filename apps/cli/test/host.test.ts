@@ -138,7 +138,7 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
     expect(dry.stdout).toContain(`keep    ${rel(h3, 'h3')} (one of the last 2 good releases)`);
     expect(dry.stdout).toContain(`remove  ${rel(h2, 'h2')} (older than the last 2 good releases)`);
     expect(dry.stdout).toContain(`remove  ${rel(bad, 'bad')} (failed`);
-    expect(dry.stderr).toContain('gtc op host prune --env hygiene --keep 2 --apply');
+    expect(dry.stderr).toContain('to remove the 2 paths listed: gtc op host prune --env hygiene --keep 2 --apply');
     expect(readdirSync(join(hygieneRoot, 'releases')).sort()).toEqual(before);
 
     const done = await run(['op', 'host', 'prune', '--env', 'hygiene', '--keep', '2', '--apply', '--json']);

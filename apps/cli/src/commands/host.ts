@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { EnvCommand } from '../base-command';
-import { isPackageName, isPositive } from './validators';
+import { isPackageName, isPackageVersion, isPositive } from './validators';
 
 // Seed 002, archetype A: exact-commit releases on a host over ssh, through the environment's
 // greentic.deployer.host-release pack. Every mutating command is a dry run unless --apply.
@@ -179,7 +179,11 @@ export class HostPkgPromoteCommand extends EnvCommand {
     validator: isPackageName,
     description: 'Debian package name',
   });
-  version = Option.String('--version', { required: true, description: 'The package version to promote' });
+  version = Option.String('--version', {
+    required: true,
+    validator: isPackageVersion,
+    description: 'The package version to promote',
+  });
   binary = Option.String('--binary', { description: 'The binary or symlink that selects the version on the host' });
   async run() {
     return (await import('../ops/host')).packageNotAutomated(this.io(), {

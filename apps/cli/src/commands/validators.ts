@@ -21,3 +21,5 @@ export const isOutcome = t.isEnum(['applied', 'refused'] as const);
  * 100 characters so its store record key `host-release.pkg.<name>` stays within the 128 a config key allows.
  */
 export const isPackageName = t.cascade(t.isString(), [t.matchesRegExp(/^[a-z0-9][a-z0-9+.-]{0,99}$/)]);
+/** A Debian package version (Debian Policy §5.6.12: `[epoch:]upstream[-revision]`, letters, digits, `. + ~ : -`). */
+export const isPackageVersion = t.cascade(t.isString(), [t.matchesRegExp(/^[A-Za-z0-9][A-Za-z0-9.+~:-]{0,127}$/)]);

@@ -197,10 +197,13 @@ export async function pruneHost(io: CommandIO, input: { keep: number | undefined
       ...(input.keep !== undefined ? { keep: input.keep } : {}),
     });
     print(io, r);
-    if (!input.apply && r.remove.length > 0 && !io.json) {
+    if (io.json) return 0;
+    if (r.remove.length === 0) io.out.note(`[gtc] nothing to remove on ${r.host}`);
+    else if (!input.apply) {
       const keep = input.keep !== undefined ? ` --keep ${input.keep}` : '';
+      const n = `${r.remove.length} path${r.remove.length === 1 ? '' : 's'}`;
       io.out.note(
-        `[gtc] dry run: nothing was removed from ${r.host}; to remove these ${r.remove.length}: gtc op host prune --env ${io.environment}${keep} --apply`,
+        `[gtc] dry run: nothing was removed from ${r.host}; to remove the ${n} listed: gtc op host prune --env ${io.environment}${keep} --apply`,
       );
     }
     return 0;
