@@ -170,6 +170,26 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  it('a sequential writer commits back to back without starving the event loop or concurrent readers', async () => {
+    const store = await openSqliteStore({ file: join(tempDir(), 's.db') });
+    let version = (await store.putEnvironment(env('seq', { n: 0 }), opts())).version ?? '';
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    const reads: Promise<unknown>[] = [];
+    for (let n = 1; n <= 100; n++) {
+      if (n % 10 === 0) reads.push(store.getConfig('seq'));
+      version = (await store.setConfig('seq', { n }, opts({ expectedVersion: version }))).version ?? '';
+    }
+    expect(turned).toBe(true);
+    const seen = (await Promise.all(reads)) as { value: { n: number } }[];
+    expect(seen.every((r) => r.value.n >= 9 && r.value.n <= 100)).toBe(true);
+    expect((await store.getConfig('seq')).value).toEqual({ n: 100 });
+    expect((await store.verifyAudit()).ok).toBe(true);
+    await store.close();
+  });
+
   it('bounds the idempotency ledger by count automatically and records each trim', async () => {
     const store = await openSqliteStore({ file: join(tempDir(), 's.db'), ledger: { maxEntries: 3, trimEvery: 1 } });
     const first = opts();
