@@ -100,7 +100,11 @@ describe('gtc op host (exact-commit releases over ssh)', { timeout: 120_000 }, (
     expect(r.stderr).toContain('host commands need greentic.deployer.host-release');
   });
 
-  it('prunes nothing without --apply, then keeps current, the rollback target and the newest good releases', async () => {
+  // Six promotions (one waits out a failed verify) and a rollback over ssh: 50–65 s on the shared 2-core
+  // machine at load 6, so it gets twice the budget of the file's other tests.
+  it('prunes nothing without --apply, then keeps current, the rollback target and the newest good releases', {
+    timeout: 240_000,
+  }, async () => {
     const rel = (sha: string, label: string) => join(hygieneRoot, 'releases', `${sha}-${label}`);
     const promote = (label: string) => run(['op', 'host', 'promote', '--env', 'hygiene', '--label', label, '--apply']);
     const h1 = repo.commit('h1');
