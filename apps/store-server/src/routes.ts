@@ -695,7 +695,7 @@ function parsePreconditions(c: Context<StoreAppEnv>): { expectedVersion?: string
 }
 
 /** Turns an outcome into the response. Mutations are rebuilt from the stored result, so a replay is byte-identical. */
-function respond(c: Context<StoreAppEnv>, outcome: Outcome, limitRaw: string | undefined): Response {
+function respond(c: Context<StoreAppEnv>, outcome: Outcome, query: (name: string) => string | undefined): Response {
   const requestId = c.get('requestId');
   switch (outcome.kind) {
     case 'object': {
@@ -716,7 +716,7 @@ function respond(c: Context<StoreAppEnv>, outcome: Outcome, limitRaw: string | u
         outcome.items,
         outcome.keyOf as (v: unknown) => string,
         c.req.query('cursor'),
-        pageLimit(limitRaw),
+        pageLimit(query('limit')),
       );
       return reply(200, JSON.stringify(page), { 'content-type': JSON_TYPE, [HTTP_HEADERS.requestId]: requestId });
     }
@@ -843,7 +843,7 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
     }
     try {
       const result = await spec.run({ c, params, store: deps.store, principal, body: bodyResult.body, options, query });
-      return respond(c, result, query('limit'));
+      return respond(c, result, query);
     } finally {
       if (running !== undefined) deps.runningKeys.delete(running);
     }
