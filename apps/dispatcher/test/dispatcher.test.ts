@@ -55,7 +55,7 @@ describe('startDispatcher (real HTTP, two real workers)', () => {
     expect(blueShare + greenShare).toBe(1);
     expect(Math.abs(blueShare - 0.9)).toBeLessThanOrEqual(0.015);
     expect(Math.abs(greenShare - 0.1)).toBeLessThanOrEqual(0.015);
-  });
+  }, 120_000); // 20,000 real HTTP round trips: ~13 s alone, several times that on a loaded 2-core machine
 
   it('keeps a sticky session (session header or signed cookie) on its revision across a weight change', async () => {
     await split(5000, 5000);
