@@ -15,6 +15,11 @@ export interface SqlQueryable {
 export interface SqlDriver {
   readonly dialect: 'sqlite' | 'postgres';
   /**
+   * True when nothing but this driver's own connection can change the data (SQLite under `locking_mode =
+   * EXCLUSIVE`): the store may then keep rows it verified until its next write.
+   */
+  readonly exclusive?: boolean;
+  /**
    * Run `fn` as one request of a durable write transaction. The driver wraps each request in its own savepoint,
    * so a request that throws leaves no trace while others in the same (group) commit go through. Resolves only
    * after the transaction is committed durably.

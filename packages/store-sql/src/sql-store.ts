@@ -87,6 +87,17 @@ export interface SqlStoreConfig {
   readonly onClose?: () => Promise<void>;
 }
 
+/** A stored row whose digest was checked when it was read. */
+interface VerifiedRow {
+  readonly key: string;
+  readonly text: string;
+  readonly version: string;
+  readonly digest: string;
+}
+
+/** Most rows {@link SqlStore} keeps verified between writes (then it starts over). */
+const VERIFIED_ROWS = 4096;
+
 interface Loaded<T> {
   readonly value: T;
   readonly version: string;
@@ -162,6 +173,14 @@ export class SqlStore implements GreenticStore {
   private readonly inFlight = new Set<string>();
   private readonly selectState: string;
   private readonly ledgerBounds: Required<LedgerBounds>;
+  /**
+   * Rows read and verified since the last write, by kind, key (or parent) — for drivers whose connection alone
+   * can change the data (SQLite under an exclusive lock). Any write through this store, a failed one included,
+   * empties it before it starts and after it ends; so does {@link verifyIntegrity}.
+   */
+  private readonly verified: Map<string, VerifiedRow | readonly VerifiedRow[]> | undefined;
+  /** Bumped around every write: a read that saw it change keeps its rows out of {@link verified}. */
+  private writes = 0;
 
   private constructor(
     private readonly driver: SqlDriver,
@@ -173,6 +192,7 @@ export class SqlStore implements GreenticStore {
       maxAgeSeconds: config.ledger?.maxAgeSeconds ?? 86_400,
       trimEvery: config.ledger?.trimEvery ?? 128,
     };
+    this.verified = driver.exclusive === true ? new Map() : undefined;
   }
 
   /** Open over a migrated database and verify every stored object (a mismatch locks the store as corrupt). */
@@ -193,7 +213,7 @@ export class SqlStore implements GreenticStore {
   /** Run raw SQL in a write transaction on the store's own connection: for tests that damage data on purpose. */
   unsafeWrite<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
     this.assertOpen();
-    return this.driver.write(fn);
+    return this.write(fn);
   }
 
   // ---------------------------------------------------------------- environments
@@ -204,7 +224,7 @@ export class SqlStore implements GreenticStore {
 
   getEnvironment(name: string): Promise<Versioned<Environment>> {
     return this.read(async (q) =>
-      strip(await this.mustLoad<Environment>(q, 'environment', name, `environment ${name}`)),
+      strip(await this.mustLoadForRead<Environment>(q, 'environment', name, `environment ${name}`)),
     );
   }
 
@@ -294,7 +314,7 @@ export class SqlStore implements GreenticStore {
 
   getConfig(environment: string): Promise<Versioned<ConfigMap>> {
     return this.read(async (q) => {
-      const env = await this.mustLoad<Environment>(q, 'environment', environment, `environment ${environment}`);
+      const env = await this.mustLoadForRead<Environment>(q, 'environment', environment, `environment ${environment}`);
       return { value: env.value.config, version: env.version };
     });
   }
@@ -359,7 +379,9 @@ export class SqlStore implements GreenticStore {
 
   getDeployment(environment: string, name: string): Promise<Versioned<Deployment>> {
     const key = `${environment}/${name}`;
-    return this.read(async (q) => strip(await this.mustLoad<Deployment>(q, 'deployment', key, `deployment ${key}`)));
+    return this.read(async (q) =>
+      strip(await this.mustLoadForRead<Deployment>(q, 'deployment', key, `deployment ${key}`)),
+    );
   }
 
   listDeployments(environment?: string): Promise<Versioned<Deployment>[]> {
@@ -405,7 +427,7 @@ export class SqlStore implements GreenticStore {
 
   getRevision(environment: string, deployment: string, id: string): Promise<Versioned<Revision>> {
     const key = `${environment}/${deployment}/${id}`;
-    return this.read(async (q) => strip(await this.mustLoad<Revision>(q, 'revision', key, `revision ${key}`)));
+    return this.read(async (q) => strip(await this.mustLoadForRead<Revision>(q, 'revision', key, `revision ${key}`)));
   }
 
   listRevisions(environment: string, deployment: string): Promise<Versioned<Revision>[]> {
@@ -462,7 +484,7 @@ export class SqlStore implements GreenticStore {
   getTraffic(environment: string, deployment: string): Promise<Versioned<TrafficSplit>> {
     const key = `${environment}/${deployment}`;
     return this.read(async (q) => {
-      const t = await this.load<TrafficSplit>(q, 'traffic', key);
+      const t = await this.loadForRead<TrafficSplit>(q, 'traffic', key);
       if (!t) throw new StoreError('not-found', `deployment ${key} has no traffic split yet`);
       return strip(t);
     });
@@ -717,7 +739,7 @@ export class SqlStore implements GreenticStore {
 
   findTokenByHash(hash: string): Promise<Versioned<AccessToken> | undefined> {
     return this.read(async (q) => {
-      const found = (await this.list<StoredToken>(q, 'token', hash)).find((t) => !t.value.revokedAt);
+      const found = (await this.listForRead<StoredToken>(q, 'token', hash)).find((t) => !t.value.revokedAt);
       return found ? { value: publicToken(found.value), version: found.version } : undefined;
     });
   }
@@ -787,7 +809,7 @@ export class SqlStore implements GreenticStore {
     if (typeof refusal?.requestId !== 'string' || !REQUEST_ID.test(refusal.requestId))
       errors.push({ path: '/requestId', message: 'must be 1–128 printable characters' });
     if (errors.length > 0) throw invalid('refusal record is invalid', errors);
-    return this.driver.write(async (tx) => {
+    return this.write(async (tx) => {
       const st = await this.lockState(tx);
       const entry = await this.append(tx, st, {
         at: new Date().toISOString(),
@@ -894,7 +916,7 @@ export class SqlStore implements GreenticStore {
       );
     }
     const requestId = options.requestId ?? `req-${randomUUID()}`;
-    const outcome = await this.driver.write(
+    const outcome = await this.write(
       async (tx): Promise<{ ok: true; report: RestoreReport } | { ok: false; error: StoreError }> => {
         const live = await this.lockState(tx);
         const older = live.generation > doc.state.generation;
@@ -966,6 +988,7 @@ export class SqlStore implements GreenticStore {
 
   async verifyIntegrity(): Promise<IntegrityReport> {
     this.assertOpen();
+    this.verified?.clear();
     const { corrupt, checked } = await this.checkObjects();
     const engine = (await this.config.engineCheck?.()) ?? [];
     const audit = await this.driver.read((q) => this.verifyAuditOn(q));
@@ -1002,7 +1025,7 @@ export class SqlStore implements GreenticStore {
       }
     }
     const requestId = options.requestId ?? `req-${randomUUID()}`;
-    return this.driver.write(async (tx) => {
+    return this.write(async (tx) => {
       const st = await this.lockState(tx);
       const now = new Date();
       let auditTrimmed: RetentionReport['auditTrimmed'] = null;
@@ -1089,7 +1112,7 @@ export class SqlStore implements GreenticStore {
     this.inFlight.add(inFlightKey);
     const requestId = options.requestId ?? `req-${randomUUID()}`;
     try {
-      const outcome = await this.driver.write(async (tx): Promise<Outcome<T>> => {
+      const outcome = await this.write(async (tx): Promise<Outcome<T>> => {
         const st = await this.lockState(tx);
         const led = await tx.get(SELECT_LEDGER, [options.actor, options.idempotencyKey]);
         if (led) {
@@ -1242,6 +1265,65 @@ export class SqlStore implements GreenticStore {
   private async read<T>(fn: (q: SqlQueryable) => Promise<T>): Promise<T> {
     this.assertServing();
     return this.driver.read(fn);
+  }
+
+  /** Every write goes through here, so rows remembered by reads never outlive a change. */
+  private async write<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+    this.writes++;
+    this.verified?.clear();
+    try {
+      return await this.driver.write(fn);
+    } finally {
+      this.writes++;
+      this.verified?.clear();
+    }
+  }
+
+  private remember(key: string, rows: VerifiedRow | readonly VerifiedRow[], writesBefore: number): void {
+    if (this.verified === undefined || writesBefore !== this.writes) return;
+    if (this.verified.size >= VERIFIED_ROWS) this.verified.clear();
+    this.verified.set(key, rows);
+  }
+
+  /**
+   * {@link load} for the read verbs: a row verified since the last write is not read and hashed again (nothing
+   * but this store's own writes can change it), only parsed afresh, so callers never share a value.
+   */
+  private async loadForRead<T>(q: SqlQueryable, kind: ObjectKind, key: string): Promise<Loaded<T> | undefined> {
+    if (this.verified === undefined) return this.load<T>(q, kind, key);
+    const id = `${kind}\0${key}`;
+    const hit = this.verified.get(id) as VerifiedRow | undefined;
+    if (hit !== undefined) return { value: JSON.parse(hit.text) as T, version: hit.version, digest: hit.digest };
+    const before = this.writes;
+    const row = await q.get(SELECT_OBJECT, [kind, key]);
+    if (!row) return undefined;
+    const loaded = this.checkRow<T>(kind, key, row);
+    this.remember(id, { key, text: String(row.value), version: loaded.version, digest: loaded.digest }, before);
+    return loaded;
+  }
+
+  private async mustLoadForRead<T>(q: SqlQueryable, kind: ObjectKind, key: string, label: string): Promise<Loaded<T>> {
+    const found = await this.loadForRead<T>(q, kind, key);
+    if (!found) throw new StoreError('not-found', `${label} does not exist`);
+    return found;
+  }
+
+  /** {@link list} of a parent's children for the read verbs, remembered like {@link loadForRead}. */
+  private async listForRead<T>(q: SqlQueryable, kind: ObjectKind, parent: string): Promise<Versioned<T>[]> {
+    if (this.verified === undefined) return this.list<T>(q, kind, parent);
+    const id = `${kind}\0\0${parent}`;
+    const hit = this.verified.get(id) as readonly VerifiedRow[] | undefined;
+    if (hit !== undefined) return hit.map((r) => ({ value: JSON.parse(r.text) as T, version: r.version }));
+    const before = this.writes;
+    const rows = (await q.all(SELECT_CHILDREN, [kind, parent]))
+      .map((r) => {
+        const key = String(r.key);
+        const loaded = this.checkRow<T>(kind, key, r);
+        return { key, text: String(r.value), version: loaded.version, digest: loaded.digest };
+      })
+      .sort((a, b) => compare(a.key, b.key));
+    this.remember(id, rows, before);
+    return rows.map((r) => ({ value: JSON.parse(r.text) as T, version: r.version }));
   }
 
   private async load<T>(q: SqlQueryable, kind: ObjectKind, key: string): Promise<Loaded<T> | undefined> {

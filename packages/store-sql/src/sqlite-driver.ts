@@ -21,6 +21,8 @@ interface Pending {
  */
 export class SqliteDriver implements SqlDriver {
   readonly dialect = 'sqlite' as const;
+  /** Under `locking_mode = EXCLUSIVE` (how the store opens its file) no other connection can change the data. */
+  readonly exclusive: boolean;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly queue: Pending[] = [];
   private scheduled = false;
@@ -33,6 +35,7 @@ export class SqliteDriver implements SqlDriver {
     readonly db: Database.Database,
     private readonly maxBatch = 256,
   ) {
+    this.exclusive = String(db.pragma('locking_mode', { simple: true })).toLowerCase() === 'exclusive';
     this.q = {
       get: async (sql, params = []) => this.prepare(sql).get(...params) as SqlRow | undefined,
       all: async (sql, params = []) => this.prepare(sql).all(...params) as SqlRow[],
