@@ -57,6 +57,9 @@ export type StoreAppEnv = {
   };
 };
 
+/** A route handler before {@link createStoreApp} wraps it with the request id, metrics and the access log. */
+export type Handler = (c: Context<StoreAppEnv>) => Response | Promise<Response>;
+
 const REQUEST_ID = /^[A-Za-z0-9._:=-]{1,128}$/;
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -179,92 +182,112 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
 
   const app = new Hono<StoreAppEnv>();
 
-  // Request id, the declared body size, metrics and the access log wrap everything, including errors and 404s.
-  // One middleware, not three: each Hono middleware layer costs a closure and an await on every request.
-  app.use(async (c, next) => {
-    const started = performance.now();
-    const incoming = c.req.header(HTTP_HEADERS.requestId);
-    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    c.set('requestId', requestId);
-    c.set('deps', resolved);
-    c.set('principal', undefined);
-    c.set('route', undefined);
-    // Declared sizes are refused here; chunked bodies are counted as they are read (routes' readJsonObject).
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && !(Number(declared) <= limit)) {
-      c.res = errorResponse(
-        c,
-        new HttpProblem(
-          413,
-          'too-large',
-          `[store-server] the request body exceeds ${limit} bytes; send a smaller object`,
-        ),
-      );
-    } else {
-      await next();
-    }
-    const res = c.res;
-    // Responses built by `reply` carry the request id (a replay: the first call's, byte for byte); read their
-    // plain header object instead of materialising a `Headers`. Anything else gets the id added here.
-    let sent = builtHeaders(res);
-    if (sent === undefined) {
-      if (!res.headers.has(HTTP_HEADERS.requestId)) res.headers.set(HTTP_HEADERS.requestId, requestId);
-      sent = {
-        [HTTP_HEADERS.requestId]: res.headers.get(HTTP_HEADERS.requestId) ?? requestId,
-        [HTTP_HEADERS.replayed]: res.headers.get(HTTP_HEADERS.replayed) ?? '',
-      };
-    }
-    const route = c.get('route') ?? 'unmatched';
-    const status = res.status;
-    const seconds = (performance.now() - started) / 1000;
-    resolved.metrics.requests.meter(c.req.method, route).record(status, seconds);
-    if (status === 401 || status === 403) resolved.metrics.denials.inc({ status: String(status) });
-    if (sent[HTTP_HEADERS.replayed] === 'true') resolved.metrics.replays.inc();
-    if (status >= 400 || route.startsWith('/v1')) {
-      const level = status >= 500 ? 'error' : 'info';
-      const answeredAs = sent[HTTP_HEADERS.requestId];
-      const principal = c.get('principal');
-      resolved.logger[level]('[store-server] request', {
-        requestId,
-        ...(answeredAs !== requestId ? { replayOf: answeredAs } : {}),
-        method: c.req.method,
-        route,
-        status,
-        ms: Math.round(seconds * 10_000) / 10,
-        ...(principal ? { actor: principal.actor } : {}),
-      });
-    }
-  });
+  // Request id, the declared body size, metrics and the access log wrap every handler, including errors and 404s.
+  // Not a middleware: each route is registered as one handler (this wrapper around it), so Hono dispatches it
+  // straight, without composing a middleware chain per request.
+  const wrap =
+    (handler: Handler) =>
+    async (c: Context<StoreAppEnv>): Promise<Response> => {
+      const started = performance.now();
+      const incoming = c.req.header(HTTP_HEADERS.requestId);
+      const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+      c.set('requestId', requestId);
+      c.set('deps', resolved);
+      c.set('principal', undefined);
+      c.set('route', undefined);
+      // Declared sizes are refused here; chunked bodies are counted as they are read (routes' readJsonObject).
+      const declared = c.req.header('content-length');
+      let res: Response;
+      if (declared !== undefined && !(Number(declared) <= limit)) {
+        res = errorResponse(
+          c,
+          new HttpProblem(
+            413,
+            'too-large',
+            `[store-server] the request body exceeds ${limit} bytes; send a smaller object`,
+          ),
+        );
+      } else {
+        try {
+          res = await handler(c);
+        } catch (error) {
+          res = errorResponse(c, error);
+        }
+      }
+      // Responses built by `reply` carry the request id (a replay: the first call's, byte for byte); read their
+      // plain header object instead of materialising a `Headers`. Anything else gets the id added here.
+      let sent = builtHeaders(res);
+      if (sent === undefined) {
+        if (!res.headers.has(HTTP_HEADERS.requestId)) res.headers.set(HTTP_HEADERS.requestId, requestId);
+        sent = {
+          [HTTP_HEADERS.requestId]: res.headers.get(HTTP_HEADERS.requestId) ?? requestId,
+          [HTTP_HEADERS.replayed]: res.headers.get(HTTP_HEADERS.replayed) ?? '',
+        };
+      }
+      const route = c.get('route') ?? 'unmatched';
+      const status = res.status;
+      const seconds = (performance.now() - started) / 1000;
+      resolved.metrics.requests.meter(c.req.method, route).record(status, seconds);
+      if (status === 401 || status === 403) resolved.metrics.denials.inc({ status: String(status) });
+      if (sent[HTTP_HEADERS.replayed] === 'true') resolved.metrics.replays.inc();
+      if (status >= 400 || route.startsWith('/v1')) {
+        const level = status >= 500 ? 'error' : 'info';
+        const answeredAs = sent[HTTP_HEADERS.requestId];
+        const principal = c.get('principal');
+        resolved.logger[level]('[store-server] request', {
+          requestId,
+          ...(answeredAs !== requestId ? { replayOf: answeredAs } : {}),
+          method: c.req.method,
+          route,
+          status,
+          ms: Math.round(seconds * 10_000) / 10,
+          ...(principal ? { actor: principal.actor } : {}),
+        });
+      }
+      return res;
+    };
 
   const plain = (c: Context<StoreAppEnv>, route: string, status: number, body: string, contentType: string) => {
     c.set('route', route);
     return reply(status, body, { 'content-type': contentType, [HTTP_HEADERS.requestId]: c.get('requestId') });
   };
   const JSON_TYPE = 'application/json';
-  app.get('/healthz', (c) => plain(c, '/healthz', 200, '{"status":"ok"}', JSON_TYPE));
-  app.get('/readyz', (c) => {
-    const h = resolved.health;
-    const ready = h.integrity === 'ok' && !h.draining;
-    const body = {
-      ready,
-      integrity: h.integrity,
-      draining: h.draining,
-      ...(h.lastReport ? { lastCheck: h.lastReport } : {}),
-    };
-    return plain(c, '/readyz', ready ? 200 : 503, JSON.stringify(body), JSON_TYPE);
-  });
-  app.get('/metrics', async (c) => {
-    const text = await resolved.metrics.registry.metrics();
-    return plain(c, '/metrics', 200, text, resolved.metrics.registry.contentType);
-  });
-  app.get('/openapi.json', (c) => plain(c, '/openapi.json', 200, openApi, JSON_TYPE));
+  app.get(
+    '/healthz',
+    wrap((c) => plain(c, '/healthz', 200, '{"status":"ok"}', JSON_TYPE)),
+  );
+  app.get(
+    '/readyz',
+    wrap((c) => {
+      const h = resolved.health;
+      const ready = h.integrity === 'ok' && !h.draining;
+      const body = {
+        ready,
+        integrity: h.integrity,
+        draining: h.draining,
+        ...(h.lastReport ? { lastCheck: h.lastReport } : {}),
+      };
+      return plain(c, '/readyz', ready ? 200 : 503, JSON.stringify(body), JSON_TYPE);
+    }),
+  );
+  app.get(
+    '/metrics',
+    wrap(async (c) => {
+      const text = await resolved.metrics.registry.metrics();
+      return plain(c, '/metrics', 200, text, resolved.metrics.registry.contentType);
+    }),
+  );
+  app.get(
+    '/openapi.json',
+    wrap((c) => plain(c, '/openapi.json', 200, openApi, JSON_TYPE)),
+  );
 
-  mountVerbRoutes(app);
+  mountVerbRoutes(app, wrap);
 
   // A path that exists with another method is 405 with Allow (what hono's methodNotAllowed middleware did, without
   // a middleware layer on every request): only requests no route matched get here.
   let methodsByPath: TrieRouter<string[]> | undefined;
-  app.notFound((c) => {
+  const notFound = wrap((c) => {
     if (methodsByPath === undefined) {
       const byPath = new Map<string, Set<string>>();
       for (const route of app.routes) {
@@ -300,6 +323,8 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
       ),
     );
   });
+  app.notFound(notFound);
+  // Every handler is wrapped, so errors are answered in the wrapper; this only guards what escapes Hono itself.
   app.onError((error, c) => errorResponse(c, error));
   return app;
 }

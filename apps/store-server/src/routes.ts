@@ -14,8 +14,8 @@ import {
   type Versioned,
   versionOfEtag,
 } from '@greentic/store-contract';
-import { type Context, Hono } from 'hono';
-import type { StoreAppEnv } from './app';
+import type { Context, Hono } from 'hono';
+import type { Handler, StoreAppEnv } from './app';
 import { type Action, authorize, type Principal } from './authorization';
 import { recordIntegrity } from './health';
 import { peerCertificateOf } from './identity/mtls';
@@ -851,27 +851,17 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
 }
 
 /**
- * Registers every verb route on `app`, grouped in sub-apps per resource and mounted with `app.route()`.
+ * Registers every verb route on `app`, each as one handler, passed through `wrap` (the app's request id, metrics
+ * and access log).
  *
  * @example
  * const app = new Hono<StoreAppEnv>();
- * mountVerbRoutes(app);
+ * mountVerbRoutes(app, (handler) => handler);
  */
-export function mountVerbRoutes(app: Hono<StoreAppEnv>): void {
-  const groups: ReadonlyArray<readonly [string, Hono<StoreAppEnv>]> = [
-    ['/v1/environments', new Hono<StoreAppEnv>()],
-    ['/v1/deployments', new Hono<StoreAppEnv>()],
-    ['/v1/bundles', new Hono<StoreAppEnv>()],
-    ['/v1/audit', new Hono<StoreAppEnv>()],
-    ['/v1/admin', new Hono<StoreAppEnv>()],
-  ];
-  // Register the longest paths first is unnecessary with Hono's router; registration order is the table's.
+export function mountVerbRoutes(app: Hono<StoreAppEnv>, wrap: (handler: Handler) => Handler = (h) => h): void {
+  // One handler per route (no middleware chain, no sub-apps): Hono then calls it straight.
   for (const [name, spec] of Object.entries(VERBS) as [HttpRouteName, VerbSpec][]) {
     const route = HTTP_ROUTES[name];
-    const group = groups.find(([prefix]) => route.path === prefix || route.path.startsWith(`${prefix}/`));
-    if (group === undefined) throw new Error(`[store-server] route ${route.path} belongs to no group`);
-    const relative = route.path.slice(group[0].length).replace(/\{([a-z]+)\}/g, ':$1') || '/';
-    group[1].on(route.method, relative, makeHandler(name, spec));
+    app.on(route.method, route.path.replace(/\{([a-z]+)\}/g, ':$1'), wrap(makeHandler(name, spec)));
   }
-  for (const [prefix, sub] of groups) app.route(prefix, sub);
 }
