@@ -1,15 +1,14 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readmeSnippets, runReadmeSnippet } from '../../../tests/readme-snippets/src/index';
 
 // The README's usage snippet is run as written (only the package import is pointed at this source tree) in a
 // folder with fake installed packs, and what it prints must be what its comments promise.
 const here = fileURLToPath(new URL('.', import.meta.url));
-const readme = readFileSync(join(here, '../README.md'), 'utf8');
-const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-const cwd = process.cwd();
+const snippets = readmeSnippets(join(here, '..'));
 let root: string | undefined;
 
 /** A fake installed package declaring one pack, the way the README's package.json block shows. */
@@ -24,23 +23,10 @@ function install(dir: string, name: string, id: string, slot: string, source: st
   writeFileSync(join(pkgDir, 'index.js'), source);
 }
 
-async function runSnippetIn(dir: string, code: string): Promise<string[]> {
-  const file = join(dir, 'usage.ts');
-  writeFileSync(file, code.replaceAll(`'@greentic/env-pack'`, JSON.stringify(join(here, 'index.ts'))));
-  const printed: string[] = [];
-  const capture = (...args: unknown[]) => {
-    printed.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-  };
-  vi.spyOn(console, 'log').mockImplementation(capture);
-  vi.spyOn(console, 'error').mockImplementation(capture);
-  process.chdir(dir); // the snippet searches from process.cwd()
-  await import(/* @vite-ignore */ `${file}?${Date.now()}`);
-  return printed;
-}
+const runSnippetIn = (dir: string, code: string): Promise<string[]> =>
+  runReadmeSnippet(code, { packageName: '@greentic/env-pack', entry: join(here, 'index.ts'), dir });
 
 afterEach(() => {
-  process.chdir(cwd);
-  vi.restoreAllMocks();
   if (root) rmSync(root, { recursive: true, force: true });
   root = undefined;
 });

@@ -1,36 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { readmeSnippets, runReadmeSnippet } from '../../../tests/readme-snippets/src/index';
 
 // The README's usage snippet is run as written (only the package import is pointed at this source tree), and what
 // it prints must be what its comments promise. A README that drifts from the code fails here.
-const here = fileURLToPath(new URL('.', import.meta.url));
-const readme = readFileSync(join(here, '../README.md'), 'utf8');
-const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-
-async function runSnippet(code: string): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'revision-machine-readme-'));
-  const file = join(dir, 'usage.ts');
-  writeFileSync(file, code.replaceAll(`'@greentic/revision-machine'`, JSON.stringify(join(here, 'index.ts'))));
-  const printed: string[] = [];
-  const capture = (...args: unknown[]) => {
-    printed.push(args.map(String).join(' '));
-  };
-  vi.spyOn(console, 'log').mockImplementation(capture);
-  vi.spyOn(console, 'error').mockImplementation(capture);
-  try {
-    await import(/* @vite-ignore */ file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return printed;
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const entry = fileURLToPath(new URL('./index.ts', import.meta.url));
+const snippets = readmeSnippets(fileURLToPath(new URL('..', import.meta.url)));
+const runSnippet = (code: string) => runReadmeSnippet(code, { packageName: '@greentic/revision-machine', entry });
 
 describe('README', () => {
   it('has a usage snippet', () => {
