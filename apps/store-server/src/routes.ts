@@ -14,6 +14,7 @@ import {
   type Versioned,
   versionOfEtag,
 } from '@greentic/store-contract';
+import { storedJson } from '@greentic/store-sql';
 import type { Context, Hono } from 'hono';
 import type { Handler, StoreAppEnv } from './app';
 import { type Action, authorize, type Principal } from './authorization';
@@ -705,7 +706,9 @@ function respond(c: Context<StoreAppEnv>, outcome: Outcome, query: (name: string
       if (ifNoneMatch?.split(/\s*,\s*/).includes(etag)) {
         return reply(304, null, { ETag: etag, [HTTP_HEADERS.requestId]: requestId });
       }
-      return reply(200, JSON.stringify(outcome.versioned.value), {
+      // A SQL store's object read carries its JSON text already made: no parse and re-serialization per read.
+      const body = storedJson(outcome.versioned) ?? JSON.stringify(outcome.versioned.value);
+      return reply(200, body, {
         'content-type': JSON_TYPE,
         ETag: etag,
         [HTTP_HEADERS.requestId]: requestId,

@@ -6,5 +6,5 @@ export { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 export type { PostgresStoreOptions, SqliteStoreOptions } from './open';
 export { openPostgresStore, openSqliteStore } from './open';
 export type { LedgerBounds } from './sql-store';
-export { SqlStore } from './sql-store';
+export { SqlStore, storedJson } from './sql-store';
 export { sqlTamper } from './tamper';

@@ -91,8 +91,26 @@ export interface SqlStoreConfig {
 interface VerifiedRow {
   readonly key: string;
   readonly text: string;
+  /** `JSON.stringify` of the parsed value (for whole objects). */
+  readonly json?: string;
   readonly version: string;
   readonly digest: string;
+}
+
+/** The JSON text of objects handed out from {@link SqlStore}'s verified rows (see {@link storedJson}). */
+const jsonTexts = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(versioned.value)`, already made, when `versioned` came straight from a SQL store's read of a
+ * whole object (environment, deployment, revision); undefined for anything else, or once its value was replaced.
+ * Lets an HTTP server answer without parsing and serializing the object again.
+ *
+ * @example
+ * const env = await store.getEnvironment('prod');
+ * const body = storedJson(env) ?? JSON.stringify(env.value);
+ */
+export function storedJson(versioned: object): string | undefined {
+  return jsonTexts.get(versioned);
 }
 
 /** Most rows {@link SqlStore} keeps verified between writes (then it starts over). */
@@ -223,6 +241,8 @@ export class SqlStore implements GreenticStore {
   }
 
   getEnvironment(name: string): Promise<Versioned<Environment>> {
+    const hit = this.verifiedHit<Environment>('environment', name);
+    if (hit !== undefined) return Promise.resolve(hit);
     return this.read(async (q) =>
       strip(await this.mustLoadForRead<Environment>(q, 'environment', name, `environment ${name}`)),
     );
@@ -379,6 +399,8 @@ export class SqlStore implements GreenticStore {
 
   getDeployment(environment: string, name: string): Promise<Versioned<Deployment>> {
     const key = `${environment}/${name}`;
+    const hit = this.verifiedHit<Deployment>('deployment', key);
+    if (hit !== undefined) return Promise.resolve(hit);
     return this.read(async (q) =>
       strip(await this.mustLoadForRead<Deployment>(q, 'deployment', key, `deployment ${key}`)),
     );
@@ -427,6 +449,8 @@ export class SqlStore implements GreenticStore {
 
   getRevision(environment: string, deployment: string, id: string): Promise<Versioned<Revision>> {
     const key = `${environment}/${deployment}/${id}`;
+    const hit = this.verifiedHit<Revision>('revision', key);
+    if (hit !== undefined) return Promise.resolve(hit);
     return this.read(async (q) => strip(await this.mustLoadForRead<Revision>(q, 'revision', key, `revision ${key}`)));
   }
 
@@ -1286,6 +1310,31 @@ export class SqlStore implements GreenticStore {
   }
 
   /**
+   * A whole object as remembered in {@link verified}, without a trip through the driver: its value is parsed only
+   * when read (each caller gets its own copy), and {@link storedJson} gives its JSON text without parsing. Undefined
+   * when not remembered, or when the store is closed or locked as corrupt (the slow path then throws as usual).
+   */
+  private verifiedHit<T>(kind: ObjectKind, key: string): Versioned<T> | undefined {
+    if (this.verified === undefined || this.closed || this.corruptObjects !== null) return undefined;
+    const row = this.verified.get(`${kind}\0${key}`) as VerifiedRow | undefined;
+    if (row === undefined) return undefined;
+    let value: T | undefined;
+    const versioned: Versioned<T> = {
+      get value(): T {
+        if (value === undefined) value = JSON.parse(row.text) as T;
+        return value;
+      },
+      set value(v: T) {
+        value = v;
+        jsonTexts.delete(this);
+      },
+      version: row.version,
+    };
+    if (row.json !== undefined) jsonTexts.set(versioned, row.json);
+    return versioned;
+  }
+
+  /**
    * {@link load} for the read verbs: a row verified since the last write is not read and hashed again (nothing
    * but this store's own writes can change it), only parsed afresh, so callers never share a value.
    */
@@ -1298,7 +1347,14 @@ export class SqlStore implements GreenticStore {
     const row = await q.get(SELECT_OBJECT, [kind, key]);
     if (!row) return undefined;
     const loaded = this.checkRow<T>(kind, key, row);
-    this.remember(id, { key, text: String(row.value), version: loaded.version, digest: loaded.digest }, before);
+    const text = String(row.value);
+    // The JSON an HTTP answer carries (`JSON.stringify` of the value): the stored text when they are the same.
+    const json = JSON.stringify(loaded.value);
+    this.remember(
+      id,
+      { key, text, json: json === text ? text : json, version: loaded.version, digest: loaded.digest },
+      before,
+    );
     return loaded;
   }
 
