@@ -62,9 +62,9 @@ import {
 } from '@greentic/store-contract';
 import { chainEntry, GENESIS_HASH, type StoredAuditRow, type UnchainedEntry, verifyChain } from './audit-chain';
 import { type BackupDocument, readBackup, writeBackup } from './backup-file';
-import { canonicalDigest, textDigest } from './digest';
+import { canonicalText, plainCanonicalJson, textDigest } from './digest';
 import { BACKUP_COMPATIBLE_SINCE, type StoreState } from './migrations';
-import type { SqlDriver, SqlQueryable, SqlRow } from './sql-driver';
+import type { SqlDriver, SqlQueryable, SqlRow, SqlSyncQueryable } from './sql-driver';
 
 /** Bounds of the idempotency ledger, applied automatically every `trimEvery` changes. */
 export interface LedgerBounds {
@@ -1120,12 +1120,18 @@ export class SqlStore implements GreenticStore {
     // Everything up to the in-flight mark runs synchronously, so a duplicate issued in the same tick sees it.
     this.assertServing();
     checkOptions(options);
-    const fingerprint = canonicalDigest({
-      verb,
-      args: JSON.parse(JSON.stringify(args ?? null)) as unknown,
-      expectedVersion: options.expectedVersion ?? null,
-      createOnly: options.createOnly === true,
-    });
+    const expectedVersion = options.expectedVersion ?? null;
+    const createOnly = options.createOnly === true;
+    // The fingerprint hashes the request as JSON would carry it; plain data needs no round trip to get there.
+    const fingerprint = textDigest(
+      plainCanonicalJson({ verb, args: args ?? null, expectedVersion, createOnly }) ??
+        canonicalText({
+          verb,
+          args: JSON.parse(JSON.stringify(args ?? null)) as unknown,
+          expectedVersion,
+          createOnly,
+        }),
+    );
     const inFlightKey = `${options.actor}\u0000${options.idempotencyKey}`;
     if (this.inFlight.has(inFlightKey)) {
       throw new StoreError(
@@ -1137,8 +1143,11 @@ export class SqlStore implements GreenticStore {
     const requestId = options.requestId ?? `req-${randomUUID()}`;
     try {
       const outcome = await this.write(async (tx): Promise<Outcome<T>> => {
-        const st = await this.lockState(tx);
-        const led = await tx.get(SELECT_LEDGER, [options.actor, options.idempotencyKey]);
+        // A synchronous driver (better-sqlite3) answers the transaction's own statements without a promise each.
+        const s = tx.sync;
+        const st = s ? parseState(s.get(this.selectState)?.v) : await this.lockState(tx);
+        const ledgerKey = [options.actor, options.idempotencyKey];
+        const led = s ? s.get(SELECT_LEDGER, ledgerKey) : await tx.get(SELECT_LEDGER, ledgerKey);
         if (led) {
           if (led.fingerprint === fingerprint) {
             return {
@@ -1156,11 +1165,13 @@ export class SqlStore implements GreenticStore {
           return { kind: 'refused', error };
         }
         const ctx: Ctx = { gen: st.generation + 1, now: new Date().toISOString(), actor: options.actor, requestId };
-        await tx.run('SAVEPOINT body');
+        if (s) s.run('SAVEPOINT body');
+        else await tx.run('SAVEPOINT body');
         let change: Change<T>;
         try {
           change = await body(tx, ctx);
-          await tx.run('RELEASE SAVEPOINT body');
+          if (s) s.run('RELEASE SAVEPOINT body');
+          else await tx.run('RELEASE SAVEPOINT body');
         } catch (e) {
           await tx.run('ROLLBACK TO SAVEPOINT body');
           await tx.run('RELEASE SAVEPOINT body');
@@ -1172,7 +1183,7 @@ export class SqlStore implements GreenticStore {
           throw e;
         }
         const result: MutationResult<T> = { value: change.value, version: change.version, replayed: false, requestId };
-        await this.append(tx, st, {
+        const entry: UnchainedEntry = {
           at: ctx.now,
           actor: options.actor,
           environment: where.environment,
@@ -1183,8 +1194,10 @@ export class SqlStore implements GreenticStore {
           before: change.before,
           after: change.after,
           ...(change.detail === undefined ? {} : { detail: change.detail }),
-        });
-        await tx.run(INSERT_LEDGER, [
+        };
+        if (s) this.appendSync(s, st, entry);
+        else await this.append(tx, st, entry);
+        const ledgerRow = [
           options.actor,
           options.idempotencyKey,
           fingerprint,
@@ -1192,12 +1205,15 @@ export class SqlStore implements GreenticStore {
           JSON.stringify(result),
           Date.now(),
           ctx.gen,
-        ]);
+        ];
+        if (s) s.run(INSERT_LEDGER, ledgerRow);
+        else await tx.run(INSERT_LEDGER, ledgerRow);
         st.generation = ctx.gen;
         if (ctx.gen % this.ledgerBounds.trimEvery === 0) {
           await this.trimLedger(tx, st, 'store', requestId, this.ledgerBounds);
         }
-        await this.saveState(tx, st);
+        if (s) s.run(UPDATE_STATE, [JSON.stringify(st)]);
+        else await this.saveState(tx, st);
         return { kind: 'done', result };
       });
       if (outcome.kind === 'refused') throw outcome.error;
@@ -1253,16 +1269,16 @@ export class SqlStore implements GreenticStore {
 
   private async append(tx: SqlQueryable, st: MutableState, entry: UnchainedEntry): Promise<AuditEntry> {
     const chained = chainEntry(entry, st.headSeq + 1, st.headHash);
-    await tx.run(INSERT_AUDIT, [
-      chained.seq,
-      chained.at,
-      chained.actor,
-      chained.environment,
-      chained.action,
-      chained.outcome,
-      JSON.stringify(chained),
-      chained.hash,
-    ]);
+    await tx.run(INSERT_AUDIT, auditRow(chained));
+    st.headSeq = chained.seq;
+    st.headHash = chained.hash;
+    return chained;
+  }
+
+  /** {@link append} on a synchronous driver. */
+  private appendSync(s: SqlSyncQueryable, st: MutableState, entry: UnchainedEntry): AuditEntry {
+    const chained = chainEntry(entry, st.headSeq + 1, st.headHash);
+    s.run(INSERT_AUDIT, auditRow(chained));
     st.headSeq = chained.seq;
     st.headHash = chained.hash;
     return chained;
@@ -1277,10 +1293,12 @@ export class SqlStore implements GreenticStore {
     value: T,
     cur: Loaded<unknown> | undefined,
   ): Promise<Change<T>> {
-    const text = canonicalJson(value);
+    const text = canonicalText(value);
     const digest = textDigest(text);
     const version = `v${ctx.gen}-${digest.slice(7, 19)}`;
-    await tx.run(UPSERT_OBJECT, [kind, key, parent, text, digest, version]);
+    const row = [kind, key, parent, text, digest, version];
+    if (tx.sync) tx.sync.run(UPSERT_OBJECT, row);
+    else await tx.run(UPSERT_OBJECT, row);
     return { value: JSON.parse(text) as T, version, before: cur?.digest ?? null, after: digest };
   }
 
@@ -1383,7 +1401,7 @@ export class SqlStore implements GreenticStore {
   }
 
   private async load<T>(q: SqlQueryable, kind: ObjectKind, key: string): Promise<Loaded<T> | undefined> {
-    const row = await q.get(SELECT_OBJECT, [kind, key]);
+    const row = q.sync ? q.sync.get(SELECT_OBJECT, [kind, key]) : await q.get(SELECT_OBJECT, [kind, key]);
     return row ? this.checkRow<T>(kind, key, row) : undefined;
   }
 
@@ -1511,6 +1529,20 @@ function parseState(v: unknown): MutableState {
     anchorSeq: s.anchorSeq,
     anchorHash: s.anchorHash,
   };
+}
+
+/** The audit table's columns for a chained entry. */
+function auditRow(chained: AuditEntry): unknown[] {
+  return [
+    chained.seq,
+    chained.at,
+    chained.actor,
+    chained.environment,
+    chained.action,
+    chained.outcome,
+    JSON.stringify(chained),
+    chained.hash,
+  ];
 }
 
 function strip<T>(l: Loaded<T>): Versioned<T> {

@@ -1,6 +1,6 @@
 import { StoreError } from '@greentic/store-contract';
 import type Database from 'better-sqlite3';
-import type { SqlDriver, SqlQueryable, SqlRow } from './sql-driver';
+import type { SqlDriver, SqlQueryable, SqlRow, SqlSyncQueryable } from './sql-driver';
 
 /** Microtask ticks a batch waits, after it resolved its requests, for writes that follow straight from them. */
 const DRAIN_TICKS = 16;
@@ -36,10 +36,16 @@ export class SqliteDriver implements SqlDriver {
     private readonly maxBatch = 256,
   ) {
     this.exclusive = String(db.pragma('locking_mode', { simple: true })).toLowerCase() === 'exclusive';
+    const sync: SqlSyncQueryable = {
+      get: (sql, params = []) => this.prepare(sql).get(...params) as SqlRow | undefined,
+      all: (sql, params = []) => this.prepare(sql).all(...params) as SqlRow[],
+      run: (sql, params = []) => this.prepare(sql).run(...params).changes,
+    };
     this.q = {
-      get: async (sql, params = []) => this.prepare(sql).get(...params) as SqlRow | undefined,
-      all: async (sql, params = []) => this.prepare(sql).all(...params) as SqlRow[],
-      run: async (sql, params = []) => this.prepare(sql).run(...params).changes,
+      get: async (sql, params) => sync.get(sql, params),
+      all: async (sql, params) => sync.all(sql, params),
+      run: async (sql, params) => sync.run(sql, params),
+      sync,
     };
   }
 

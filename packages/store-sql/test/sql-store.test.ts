@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuditEntry, bytesDigest, contentDigest } from '@greentic/deploy-spec';
+import { type AuditEntry, bytesDigest, canonicalJson, contentDigest } from '@greentic/deploy-spec';
 import { isStoreError, type MutationOptions } from '@greentic/store-contract';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chainEntry } from '../src/audit-chain';
-import { canonicalDigest, textDigest } from '../src/digest';
+import { canonicalDigest, canonicalText, plainCanonicalJson, textDigest } from '../src/digest';
 import {
   GENESIS_HASH,
   MIGRATIONS,
@@ -47,6 +47,47 @@ describe('digests', () => {
       fc.property(fc.jsonValue(), fc.string({ unit: 'binary' }), (value, text) => {
         expect(canonicalDigest(value)).toBe(contentDigest(value));
         expect(textDigest(text)).toBe(bytesDigest(text));
+      }),
+    );
+  });
+
+  it("the direct canonical JSON is deploy-spec's, bytes and errors, on any value", () => {
+    const outcome = (f: () => string): string => {
+      try {
+        return `ok ${f()}`;
+      } catch (e) {
+        return `error ${String(e)}`;
+      }
+    };
+    const deep: unknown[] = [];
+    let cur = deep;
+    for (let i = 0; i < 200; i++) {
+      const next: unknown[] = [];
+      cur.push(next);
+      cur = next;
+    }
+    const odd: unknown[] = [
+      { b: undefined, a: -0, c: [1, undefined, 2], d: 1e21, e: 5e-7, '\u00e9': 'x', 'e\u0301': 'y', Z: 1, '': null },
+      { toJSON: () => ({ z: 1, a: 2 }) },
+      { when: new Date(0) },
+      [Number.NaN],
+      { n: Number.POSITIVE_INFINITY },
+      { s: '\ud800' },
+      { '\udc00': 1 },
+      { boxed: new Number(3), str: new String('s') },
+      Object.assign(Object.create(null), { b: 1, a: [true, false, null] }),
+      // biome-ignore lint/suspicious/noSparseArray: a hole on purpose
+      [1, , 3],
+      { f: () => 1, sym: Symbol('x') },
+      deep,
+      '\u2028 "quoted" \\ \n',
+    ];
+    for (const v of odd) expect(outcome(() => canonicalText(v))).toBe(outcome(() => canonicalJson(v)));
+    fc.assert(
+      fc.property(fc.anything(), (value) => {
+        expect(outcome(() => canonicalText(value))).toBe(outcome(() => canonicalJson(value)));
+        const plain = plainCanonicalJson(value);
+        if (plain !== undefined) expect(plain).toBe(canonicalJson(JSON.parse(JSON.stringify(value))));
       }),
     );
   });
