@@ -199,6 +199,12 @@ export class SqlStore implements GreenticStore {
   private readonly verified: Map<string, VerifiedRow | readonly VerifiedRow[]> | undefined;
   /** Bumped around every write: a read that saw it change keeps its rows out of {@link verified}. */
   private writes = 0;
+  /**
+   * A lower bound of `created_ms` over every idempotency ledger row, kept for exclusive drivers so the automatic
+   * trim skips the age scan (a full table scan) while no row can be old enough; undefined when unknown. Only the
+   * verbs' own ledger inserts keep it (lowering it as they insert); any other write forgets it (see {@link write}).
+   */
+  private ledgerOldest: number | undefined;
 
   private constructor(
     private readonly driver: SqlDriver,
@@ -1197,13 +1203,15 @@ export class SqlStore implements GreenticStore {
         };
         if (s) this.appendSync(s, st, entry);
         else await this.append(tx, st, entry);
+        const createdMs = Date.now();
+        if (this.ledgerOldest !== undefined && createdMs < this.ledgerOldest) this.ledgerOldest = createdMs;
         const ledgerRow = [
           options.actor,
           options.idempotencyKey,
           fingerprint,
           requestId,
           JSON.stringify(result),
-          Date.now(),
+          createdMs,
           ctx.gen,
         ];
         if (s) s.run(INSERT_LEDGER, ledgerRow);
@@ -1215,7 +1223,7 @@ export class SqlStore implements GreenticStore {
         if (s) s.run(UPDATE_STATE, [JSON.stringify(st)]);
         else await this.saveState(tx, st);
         return { kind: 'done', result };
-      });
+      }, true);
       if (outcome.kind === 'refused') throw outcome.error;
       return outcome.result;
     } finally {
@@ -1232,7 +1240,14 @@ export class SqlStore implements GreenticStore {
   ): Promise<number> {
     let trimmed = 0;
     if (bounds.maxAgeSeconds !== undefined) {
-      trimmed += await tx.run('DELETE FROM ledger WHERE created_ms < ?', [Date.now() - bounds.maxAgeSeconds * 1000]);
+      const cutoff = Date.now() - bounds.maxAgeSeconds * 1000;
+      if (this.ledgerOldest === undefined || this.ledgerOldest < cutoff) {
+        trimmed += await tx.run('DELETE FROM ledger WHERE created_ms < ?', [cutoff]);
+        if (this.verified !== undefined) {
+          const oldest = (await tx.get('SELECT MIN(created_ms) AS m FROM ledger'))?.m;
+          this.ledgerOldest = oldest === null || oldest === undefined ? Number.POSITIVE_INFINITY : Number(oldest);
+        }
+      }
     }
     if (bounds.maxEntries !== undefined) {
       const n = Number((await tx.get('SELECT COUNT(*) AS n FROM ledger'))?.n ?? 0);
@@ -1309,12 +1324,26 @@ export class SqlStore implements GreenticStore {
     return this.driver.read(fn);
   }
 
-  /** Every write goes through here, so rows remembered by reads never outlive a change. */
-  private async write<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+  /**
+   * Every write goes through here, so rows remembered by reads never outlive a change. Only {@link mutate} keeps
+   * {@link ledgerOldest}: any other write forgets it as it starts and as it ends inside its transaction (so a
+   * request later in the same group commit never trusts it either).
+   */
+  private async write<T>(fn: (tx: SqlQueryable) => Promise<T>, keepsLedgerBound = false): Promise<T> {
     this.writes++;
     this.verified?.clear();
+    const run = keepsLedgerBound
+      ? fn
+      : async (tx: SqlQueryable): Promise<T> => {
+          this.ledgerOldest = undefined;
+          try {
+            return await fn(tx);
+          } finally {
+            this.ledgerOldest = undefined;
+          }
+        };
     try {
-      return await this.driver.write(fn);
+      return await this.driver.write(run);
     } finally {
       this.writes++;
       this.verified?.clear();

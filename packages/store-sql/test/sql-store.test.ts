@@ -245,6 +245,35 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  it('bounds the idempotency ledger by age automatically, rows written behind its back included', async () => {
+    const store = await openSqliteStore({
+      file: join(tempDir(), 's.db'),
+      ledger: { maxAgeSeconds: 0.25, trimEvery: 1 },
+    });
+    const oldRows = async (): Promise<number> =>
+      store.unsafeWrite(async (tx) => Number((await tx.get("SELECT COUNT(*) AS n FROM ledger WHERE key = 'old'"))?.n));
+    const first = opts();
+    let v = (await store.putEnvironment(env('e0', { n: 0 }), first)).version ?? '';
+    v = (await store.setConfig('e0', { n: 1 }, opts({ expectedVersion: v }))).version ?? '';
+    // a row the verbs did not write (restore, repair, raw SQL) is trimmed by the next automatic check
+    await store.unsafeWrite(async (tx) => {
+      await tx.run(
+        "INSERT INTO ledger (actor, key, fingerprint, request_id, result, created_ms, gen) VALUES ('x', 'old', 'f', 'r', '{}', 0, 0)",
+      );
+    });
+    expect(await oldRows()).toBe(1);
+    v = (await store.setConfig('e0', { n: 2 }, opts({ expectedVersion: v }))).version ?? '';
+    expect(await oldRows()).toBe(0);
+    // the first key ages out: its retry runs again and meets the existing environment
+    await new Promise((r) => setTimeout(r, 400));
+    await store.setConfig('e0', { n: 3 }, opts({ expectedVersion: v }));
+    await expect(store.putEnvironment(env('e0', { n: 0 }), first)).rejects.toMatchObject({
+      code: 'precondition-required',
+    });
+    expect((await store.verifyAudit()).ok).toBe(true);
+    await store.close();
+  });
+
   it('audit retention by age trims every entry older than the bound and keeps the chain verifiable', async () => {
     const store = await openSqliteStore({ file: join(tempDir(), 's.db') });
     let v = (await store.putEnvironment(env('local', { n: 0 }), opts())).version ?? '';
