@@ -132,7 +132,11 @@ export async function migrate(db: AnyDb, label: string, schema?: string): Promis
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
   // Postgres: name the schema, or kysely would take another schema's migration tables for ours.
   const migrator = new Migrator({ db, provider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // kysely finds its own tables through an introspection of every schema, which fails when another schema is
+  // dropped meanwhile (Postgres 3F000 naming that other schema, e.g. another store's removed test schema): the
+  // migrations ran in a transaction that rolled back, so look again.
+  for (let i = 0; i < 5 && otherSchemaGone(error, schema); i++) ({ error, results } = await migrator.migrateToLatest());
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new StoreError(
@@ -151,4 +155,12 @@ export async function migrate(db: AnyDb, label: string, schema?: string): Promis
     );
   }
   return applied;
+}
+
+function otherSchemaGone(error: unknown, schema: string | undefined): boolean {
+  return (
+    schema !== undefined &&
+    (error as { code?: unknown } | undefined)?.code === '3F000' &&
+    !String(error).includes(`"${schema}"`)
+  );
 }
