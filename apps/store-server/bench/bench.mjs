@@ -2,37 +2,20 @@
 // one-fsync-per-request ceiling over the same HTTP stack, all measured in this run. Goals (issue 4): reads ≥ 0.6 ×
 // bare GET; durable writes ≥ 2 × the naive ceiling with p99 ≤ 10 ms. Each server runs in a process of its own
 // (bench/targets.mjs), so autocannon does not steal its CPU and no server changes another one's globals.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { startTarget } from './start-target.mjs';
 
 const CONNECTIONS = 32;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
-const here = dirname(fileURLToPath(import.meta.url));
 const token = `gtc_${randomBytes(24).toString('base64url')}`;
 
 const children = [];
-/** Starts `targets.mjs <role>` and resolves to its base URL. */
-function start(role) {
-  const child = spawn(process.execPath, [join(here, 'targets.mjs'), role], {
-    env: { ...process.env, BENCH_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) ok(JSON.parse(out.split('\n')[0]).url);
-    });
-    child.once('exit', (code) => fail(new Error(`bench target ${role} exited with ${code}`)));
-  });
-}
+const start = async (role) => (await startTarget(role, token, children)).url;
 
 const run = (opts) =>
   new Promise((ok, fail) =>

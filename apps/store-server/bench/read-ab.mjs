@@ -1,31 +1,14 @@
 // Read-only A/B helper: bare GET vs store GET, alternating rounds, with server CPU µs per request from /proc.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { startTarget } from './start-target.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const token = `gtc_${randomBytes(24).toString('base64url')}`;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECS = Number(process.env.SECS ?? 3);
 const children = [];
-function start(role) {
-  const child = spawn(process.execPath, [join(here, 'targets.mjs'), role], {
-    env: { ...process.env, BENCH_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) ok({ url: JSON.parse(out.split('\n')[0]).url, pid: child.pid });
-    });
-    child.once('exit', (code) => fail(new Error(`exit ${code}`)));
-  });
-}
+const start = (role) => startTarget(role, token, children);
 const cpu = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (process.env.SYS ? Number(f[12]) : Number(f[11]) + Number(f[12])) * 10000;
