@@ -25,7 +25,7 @@ try {
   });
   if (r0.status !== 201) throw new Error(await r0.text());
   const g = await fetch(`${store.url}/v1/environments/bench-0`, { headers: auth });
-  console.log(g.status, [...g.headers], await g.text());
+  if (g.status !== 200) throw new Error(`store read answered ${g.status}: ${await g.text()}`);
   await run({ url: `${bare.url}/x`, duration: 1 });
   await run({ url: `${store.url}/v1/environments/bench-0`, headers: auth, duration: 1 });
   const ratios = [];
@@ -46,7 +46,7 @@ try {
       `bare ${out.bare.rps.toFixed(0)} rps ${out.bare.us.toFixed(0)} µs | store ${out.store.rps.toFixed(0)} rps ${out.store.us.toFixed(0)} µs bad ${out.store.bad} | ratio ${ratio.toFixed(2)} cpu-ratio ${(out.bare.us / out.store.us).toFixed(2)}`,
     );
   }
-  ratios.sort();
+  ratios.sort((a, b) => a - b);
   console.log('median ratio', ratios[Math.floor(ratios.length / 2)].toFixed(2));
 } finally {
   for (const c of children) c.kill('SIGTERM');
