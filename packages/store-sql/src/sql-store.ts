@@ -262,7 +262,7 @@ export class SqlStore implements GreenticStore {
     const hit = this.verifiedHit<Environment>('environment', name);
     if (hit !== undefined) return Promise.resolve(hit);
     return this.read(async (q) =>
-      strip(await this.mustLoadForRead<Environment>(q, 'environment', name, `environment ${name}`)),
+      strip(await this.mustLoad<Environment>(q, 'environment', name, `environment ${name}`, true)),
     );
   }
 
@@ -352,7 +352,7 @@ export class SqlStore implements GreenticStore {
 
   getConfig(environment: string): Promise<Versioned<ConfigMap>> {
     return this.read(async (q) => {
-      const env = await this.mustLoadForRead<Environment>(q, 'environment', environment, `environment ${environment}`);
+      const env = await this.mustLoad<Environment>(q, 'environment', environment, `environment ${environment}`, true);
       return { value: env.value.config, version: env.version };
     });
   }
@@ -420,7 +420,7 @@ export class SqlStore implements GreenticStore {
     const hit = this.verifiedHit<Deployment>('deployment', key);
     if (hit !== undefined) return Promise.resolve(hit);
     return this.read(async (q) =>
-      strip(await this.mustLoadForRead<Deployment>(q, 'deployment', key, `deployment ${key}`)),
+      strip(await this.mustLoad<Deployment>(q, 'deployment', key, `deployment ${key}`, true)),
     );
   }
 
@@ -469,7 +469,7 @@ export class SqlStore implements GreenticStore {
     const key = `${environment}/${deployment}/${id}`;
     const hit = this.verifiedHit<Revision>('revision', key);
     if (hit !== undefined) return Promise.resolve(hit);
-    return this.read(async (q) => strip(await this.mustLoadForRead<Revision>(q, 'revision', key, `revision ${key}`)));
+    return this.read(async (q) => strip(await this.mustLoad<Revision>(q, 'revision', key, `revision ${key}`, true)));
   }
 
   listRevisions(environment: string, deployment: string): Promise<Versioned<Revision>[]> {
@@ -1419,12 +1419,6 @@ export class SqlStore implements GreenticStore {
     return loaded;
   }
 
-  private async mustLoadForRead<T>(q: SqlQueryable, kind: ObjectKind, key: string, label: string): Promise<Loaded<T>> {
-    const found = await this.loadForRead<T>(q, kind, key);
-    if (!found) throw new StoreError('not-found', `${label} does not exist`);
-    return found;
-  }
-
   /** {@link list} of a parent's children for the read verbs, remembered like {@link loadForRead}. */
   private async listForRead<T>(q: SqlQueryable, kind: ObjectKind, parent: string): Promise<Versioned<T>[]> {
     if (this.verified === undefined) return this.list<T>(q, kind, parent);
@@ -1448,8 +1442,15 @@ export class SqlStore implements GreenticStore {
     return row ? this.checkRow<T>(kind, key, row, this.written.get(`${kind}\0${key}`)) : undefined;
   }
 
-  private async mustLoad<T>(q: SqlQueryable, kind: ObjectKind, key: string, label: string): Promise<Loaded<T>> {
-    const found = await this.load<T>(q, kind, key);
+  /** {@link load} (or, for the read verbs, {@link loadForRead}), refusing a missing object with not-found. */
+  private async mustLoad<T>(
+    q: SqlQueryable,
+    kind: ObjectKind,
+    key: string,
+    label: string,
+    forRead = false,
+  ): Promise<Loaded<T>> {
+    const found = forRead ? await this.loadForRead<T>(q, kind, key) : await this.load<T>(q, kind, key);
     if (!found) throw new StoreError('not-found', `${label} does not exist`);
     return found;
   }
