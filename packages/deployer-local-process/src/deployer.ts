@@ -15,6 +15,7 @@ import {
   routingProblems,
   type WaitBudget,
   type WarmResult,
+  waitFor,
 } from '@greentic/env-pack';
 import { credentials, PACK_ID } from './credentials';
 import {
@@ -380,12 +381,21 @@ export function createDeployer(options: PackFactoryOptions = { config: {} }): De
    * count seen (0 when idle, or when the worker does not report one: it is then trusted to finish on SIGTERM).
    */
   async function awaitInFlight(rec: ProcessRecord, healthPath: string, until: number): Promise<number> {
-    for (;;) {
-      if (!isOurs(rec)) return 0;
-      const p = await probe(rec.port, healthPath, Math.max(50, Math.min(probeTimeoutMs, until - Date.now())));
-      if (p.inFlight === undefined || p.inFlight === 0) return 0;
-      if (Date.now() >= until) return p.inFlight;
-      await sleep(Math.min(50, Math.max(0, until - Date.now())));
+    let busy = 0;
+    try {
+      await waitFor(
+        async () => {
+          if (!isOurs(rec)) return true;
+          const p = await probe(rec.port, healthPath, Math.max(50, Math.min(probeTimeoutMs, until - Date.now())));
+          busy = p.inFlight ?? 0;
+          return busy === 0 ? true : undefined;
+        },
+        { what: `in-flight requests on port ${rec.port} to finish`, timeoutMs: until - Date.now(), intervalMs: 50 },
+      );
+      return 0;
+    } catch (e) {
+      if (e instanceof EnvPackError && e.code === 'timeout') return busy;
+      throw e;
     }
   }
 
