@@ -107,18 +107,15 @@ export function createRouter(initial: RoutingTable, options: RouterOptions = {})
 
   /** The choice once the pin store answered: the pinned revision, else weighted (and the session pinned to it). */
   const afterPin = (
+    store: PinStore,
     deployment: CompiledDeployment,
     sessionId: string,
     pinned: string | undefined,
   ): MaybePromise<Choice> => {
-    if (pinned !== undefined) {
-      const r = deployment.byId.get(pinned);
-      if (r !== undefined) return r.choices.pin;
-    }
-    // A new session, or a pin to a revision that is gone: choose by weight and pin to the choice.
-    const choice = chooseWeighted(deployment, random);
-    if (choice.kind !== 'routed') return choice;
-    const written = pins!.set(deployment.key, sessionId, choice.revision.id);
+    const choice = chooseRevision(deployment, undefined, undefined, pinned, random);
+    // A new session, or a pin to a revision that is gone, was chosen by weight: pin it to the choice.
+    if (choice.kind !== 'routed' || choice.via !== 'weighted') return choice;
+    const written = store.set(deployment.key, sessionId, choice.revision.id);
     return written instanceof Promise ? written.then(() => choice) : choice;
   };
 
@@ -151,8 +148,8 @@ export function createRouter(initial: RoutingTable, options: RouterOptions = {})
       if (pins === undefined || sessionId === undefined) return chooseWeighted(deployment, random);
       const pinned = pins.get(deployment.key, sessionId);
       // In-memory stores answer synchronously (a string or nothing); network stores with a promise.
-      if (pinned === undefined || typeof pinned === 'string') return afterPin(deployment, sessionId, pinned);
-      return pinned.then((p) => afterPin(deployment, sessionId, p));
+      if (pinned === undefined || typeof pinned === 'string') return afterPin(pins, deployment, sessionId, pinned);
+      return pinned.then((p) => afterPin(pins, deployment, sessionId, p));
     },
   };
 }
