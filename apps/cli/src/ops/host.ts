@@ -218,6 +218,11 @@ export function packageRecordKey(pkg: string): string {
   return `${PACKAGE_KEY_PREFIX}${pkg.replaceAll('+', '_')}`;
 }
 
+/** The environment's hash-chained capture log of package pins. */
+function packageLog(s: Session, environment: string): string {
+  return join(s.stateDir(environment, PACK), PACKAGE_LOG);
+}
+
 export interface PackagePinInput {
   readonly package: string;
   readonly binary: string | undefined;
@@ -245,7 +250,7 @@ export interface PackageCaptureReport {
 
 export async function capturePackageOnHost(io: CommandIO, input: PackagePinInput): Promise<number> {
   return withHost(io, async ({ s, api, target }) => {
-    const auditLog = join(s.stateDir(io.environment, PACK), PACKAGE_LOG);
+    const auditLog = packageLog(s, io.environment);
     const entry = await api.capturePackage(target as HostTarget, pinOf(input), { auditLog });
     const c = entry.capture;
     const recordKey = packageRecordKey(input.package);
@@ -300,7 +305,7 @@ export async function packageNotAutomated(
     const t = target as HostTarget;
     const r =
       input.operation === 'promote' ? api.promotePackage(t, pin, input.version ?? '') : api.rollbackPackage(t, pin);
-    const auditLog = join(s.stateDir(io.environment, PACK), PACKAGE_LOG);
+    const auditLog = packageLog(s, io.environment);
     // Reading the log also checks its hash chain: a forged capture is refused here, not acted on later.
     const captures = (await api.readPackageAudit(auditLog)).filter(
       (e) => e.capture.package === pin.package && e.capture.host === r.host,
