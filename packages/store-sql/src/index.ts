@@ -7,4 +7,5 @@ export type { PostgresStoreOptions, SqliteStoreOptions } from './open';
 export { openPostgresStore, openSqliteStore } from './open';
 export type { LedgerBounds } from './sql-store';
 export { SqlStore, storedJson } from './sql-store';
+export type { CommitSync } from './sqlite-driver';
 export { sqlTamper } from './tamper';

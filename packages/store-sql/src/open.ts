@@ -7,7 +7,7 @@ import pg from 'pg';
 import { migrate } from './migrations';
 import { PostgresDriver } from './postgres-driver';
 import { type LedgerBounds, SqlStore } from './sql-store';
-import { SqliteDriver } from './sqlite-driver';
+import { type CommitSync, SqliteDriver } from './sqlite-driver';
 
 export interface SqliteStoreOptions {
   /** Path of the database file (created when absent). */
@@ -16,6 +16,12 @@ export interface SqliteStoreOptions {
   readonly ledger?: LedgerBounds;
   /** Most write requests one group commit may carry (default 256). */
   readonly maxBatch?: number;
+  /**
+   * How a group commit is made durable before it is acknowledged (default `inline`): `inline` syncs inside
+   * COMMIT (`synchronous=FULL`); `background` syncs the WAL on the thread pool while the event loop goes on and
+   * the next group commits (for servers with many concurrent writers). Both acknowledge only durable writes.
+   */
+  readonly commitSync?: CommitSync;
 }
 
 /**
@@ -68,7 +74,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
     db.close();
     throw e;
   }
-  const driver = new SqliteDriver(db, options.maxBatch);
+  const driver = new SqliteDriver(db, {
+    ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+    ...(options.commitSync === undefined ? {} : { commitSync: options.commitSync }),
+  });
   return SqlStore.open(driver, {
     label: file,
     schemaVersion,

@@ -15,6 +15,13 @@ export interface SqlQueryable {
    * (better-sqlite3): the write path uses them to skip a promise and a microtask turn per statement.
    */
   readonly sync?: SqlSyncQueryable;
+  /**
+   * Undo everything the current request wrote so far and let it go on, in the same transaction, from the state it
+   * started in. A driver that offers it spares the store a savepoint of its own around work that may be refused
+   * (the SQLite driver: `ROLLBACK TO` the request's savepoint in a group, `ROLLBACK` and `BEGIN` again when the
+   * request is alone in its transaction, where no savepoint was taken).
+   */
+  readonly undoRequest?: () => void;
 }
 
 /** {@link SqlQueryable} without the promises. */

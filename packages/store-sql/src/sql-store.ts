@@ -1183,16 +1183,20 @@ export class SqlStore implements GreenticStore {
           return { kind: 'refused', error };
         }
         const ctx: Ctx = { gen: st.generation + 1, now: new Date().toISOString(), actor: options.actor, requestId };
-        if (s) s.run('SAVEPOINT body');
-        else await tx.run('SAVEPOINT body');
+        // A refused body leaves no trace but its audit entry: the driver undoes the request's work when it can,
+        // else a savepoint of the store's own brackets the body.
+        const undo = tx.undoRequest;
+        if (!undo) await tx.run('SAVEPOINT body');
         let change: Change<T>;
         try {
           change = await body(tx, ctx);
-          if (s) s.run('RELEASE SAVEPOINT body');
-          else await tx.run('RELEASE SAVEPOINT body');
+          if (!undo) await tx.run('RELEASE SAVEPOINT body');
         } catch (e) {
-          await tx.run('ROLLBACK TO SAVEPOINT body');
-          await tx.run('RELEASE SAVEPOINT body');
+          if (undo) undo();
+          else {
+            await tx.run('ROLLBACK TO SAVEPOINT body');
+            await tx.run('RELEASE SAVEPOINT body');
+          }
           if (isStoreError(e) && AUDITED.has(e.code)) {
             await this.append(tx, st, refusalEntry(options.actor, requestId, where, e));
             await this.saveState(tx, st);

@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import { StoreError } from '@greentic/store-contract';
 import type Database from 'better-sqlite3';
 import type { SqlDriver, SqlQueryable, SqlRow, SqlSyncQueryable } from './sql-driver';
@@ -6,6 +7,30 @@ import type { SqlDriver, SqlQueryable, SqlRow, SqlSyncQueryable } from './sql-dr
 const DRAIN_TICKS = 16;
 /** Longest run of back-to-back batches before the event loop gets its turn (timers, I/O, waiting reads). */
 const MAX_TURN_MS = 10;
+
+/**
+ * How a group commit is made durable before it is acknowledged.
+ * - `inline`: SQLite's `synchronous=FULL` syncs the WAL inside COMMIT, on the calling thread. Fewest steps, so
+ *   the fastest for a lone writer; the event loop waits for the disk at every commit.
+ * - `background`: the connection runs `synchronous=NORMAL` (COMMIT writes the WAL but does not sync it) and the
+ *   driver `fdatasync`s the WAL file on libuv's thread pool, resolving the batch's requests only once that sync
+ *   returned. The event loop serves other requests meanwhile and the next group commits while the disk syncs the
+ *   previous one (one sync in flight covers every batch committed before it started). Reads wait for the syncs
+ *   of every commit before them, so nothing is ever seen before it is durable. For servers with many writers.
+ */
+export type CommitSync = 'inline' | 'background';
+
+/** The sync the `background` mode runs, replaceable in tests: `fs.fdatasync`. */
+export type WalSync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+
+export interface SqliteDriverOptions {
+  /** Most write requests one group commit may carry (default 256). */
+  readonly maxBatch?: number;
+  /** How a group commit is made durable (default `inline`). */
+  readonly commitSync?: CommitSync;
+  /** For tests: the WAL sync of the `background` mode (default `fs.fdatasync`). */
+  readonly walSync?: WalSync;
+}
 
 interface Pending {
   readonly fn: (tx: SqlQueryable) => Promise<unknown>;
@@ -28,13 +53,31 @@ export class SqliteDriver implements SqlDriver {
   private scheduled = false;
   private busy = false;
   private closed = false;
+  /** Whether the request running now is alone in its transaction (no savepoint of its own). */
+  private alone = false;
   private readonly idle: (() => void)[] = [];
   private readonly q: SqlQueryable;
+  private readonly maxBatch: number;
+  /** Background mode only: batches committed, batches known durable, and who waits for which. */
+  private readonly background: boolean;
+  private readonly walSync: WalSync;
+  private walFd: number | undefined;
+  private committed = 0;
+  private synced = 0;
+  private syncing = false;
+  private syncFailure: StoreError | undefined;
+  private readonly afterSync: { readonly seq: number; readonly run: (failure?: StoreError) => void }[] = [];
 
   constructor(
     readonly db: Database.Database,
-    private readonly maxBatch = 256,
+    options: SqliteDriverOptions = {},
   ) {
+    this.maxBatch = options.maxBatch ?? 256;
+    this.background = options.commitSync === 'background';
+    this.walSync = options.walSync ?? fdatasync;
+    // NORMAL in WAL mode: COMMIT appends to the WAL without syncing it; checkpoints still sync. The driver syncs
+    // the WAL itself before it acknowledges anything (see CommitSync).
+    if (this.background) db.pragma('synchronous = NORMAL');
     this.exclusive = String(db.pragma('locking_mode', { simple: true })).toLowerCase() === 'exclusive';
     const sync: SqlSyncQueryable = {
       get: (sql, params = []) => this.prepare(sql).get(...params) as SqlRow | undefined,
@@ -46,6 +89,16 @@ export class SqliteDriver implements SqlDriver {
       all: async (sql, params) => sync.all(sql, params),
       run: async (sql, params) => sync.run(sql, params),
       sync,
+      undoRequest: () => {
+        if (!this.alone) {
+          this.db.exec('ROLLBACK TO request');
+          return;
+        }
+        // Alone in its transaction: the transaction holds nothing but this request's work. The exclusive lock
+        // stays with this connection throughout, so the request resumes on exactly the state it started from.
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.db.exec('BEGIN IMMEDIATE');
+      },
     };
   }
 
@@ -61,6 +114,7 @@ export class SqliteDriver implements SqlDriver {
 
   write<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(closedError());
+    if (this.syncFailure) return Promise.reject(this.syncFailure);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
@@ -71,18 +125,81 @@ export class SqliteDriver implements SqlDriver {
     if (this.closed) throw closedError();
     // A batch runs entirely in microtasks, so this only waits when a read is issued from inside one.
     while (this.busy) await new Promise<void>((r) => this.idle.push(r));
+    // Background mode: what is committed but not yet synced is not shown; wait for the commits before this read.
+    if (this.synced < this.committed) await this.durable(this.committed);
+    if (this.closed) throw closedError();
     return fn(this.q);
   }
 
   async close(): Promise<void> {
     while (this.busy || this.queue.length > 0) await new Promise<void>((r) => this.idle.push(r));
+    if (this.synced < this.committed && !this.syncFailure) await this.durable(this.committed).catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
+    if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }
 
+  /** Resolves once batch `seq` is durable; rejects when the WAL sync failed. */
+  private durable(seq: number): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.onDurable(seq, (failure) => (failure ? reject(failure) : resolve())),
+    );
+  }
+
+  private onDurable(seq: number, run: (failure?: StoreError) => void): void {
+    if (this.syncFailure) run(this.syncFailure);
+    else if (seq <= this.synced) run();
+    else {
+      this.afterSync.push({ seq, run });
+      this.startSync();
+    }
+  }
+
+  /** One WAL sync at a time; it covers every batch committed before it started. */
+  private startSync(): void {
+    if (this.syncing || this.synced >= this.committed || this.syncFailure) return;
+    this.syncing = true;
+    const target = this.committed;
+    let fd: number;
+    try {
+      // Kept open while the store is: under the exclusive lock the WAL file is reused, never replaced.
+      fd = this.walFd ??= openSync(`${this.db.name}-wal`, 'r');
+    } catch (e) {
+      this.syncDone(target, e as Error);
+      return;
+    }
+    this.walSync(fd, (err) => this.syncDone(target, err));
+  }
+
+  private syncDone(target: number, err: Error | null): void {
+    this.syncing = false;
+    if (err) {
+      // After a failed sync the kernel may have dropped the dirty pages: nothing unsynced can be trusted to be on
+      // disk, so every waiting request fails and the store takes no further writes (restart it; SQLite recovers
+      // the WAL up to its last intact commit).
+      this.syncFailure = new StoreError(
+        'unavailable',
+        `[store-sql] the disk refused to sync ${this.db.name}-wal (${err.message}); writes since the last sync may not be durable, so this store takes no more writes: restart it`,
+        {},
+        { cause: err },
+      );
+      for (const w of this.afterSync.splice(0)) w.run(this.syncFailure);
+      for (const p of this.queue.splice(0)) p.reject(this.syncFailure);
+      return;
+    }
+    this.synced = target;
+    while (this.afterSync.length > 0 && (this.afterSync[0]?.seq ?? Number.POSITIVE_INFINITY) <= target) {
+      this.afterSync.shift()?.run();
+    }
+    this.startSync();
+    if (this.queue.length > 0) this.schedule();
+  }
+
   private schedule(): void {
-    if (this.scheduled || this.busy) return;
+    // Background mode: while the disk syncs the last group, the next one gathers (the event loop is free to take
+    // requests), so each commit carries as many writes as arrived meanwhile. syncDone schedules it.
+    if (this.scheduled || this.busy || this.syncing) return;
     this.scheduled = true;
     // setImmediate, not a microtask: every request issued in this turn of the event loop joins the group.
     setImmediate(() => {
@@ -103,7 +220,7 @@ export class SqliteDriver implements SqlDriver {
       // requests from separate callbacks still group as before; reads issued meanwhile wait (busy) until the run
       // ends, which MAX_TURN_MS bounds.
       for (let i = 0; i < DRAIN_TICKS; i++) await undefined;
-      if (this.queue.length === 0 || performance.now() - turnStarted > MAX_TURN_MS) break;
+      if (this.queue.length === 0 || this.syncing || performance.now() - turnStarted > MAX_TURN_MS) break;
     }
     this.finishBatch();
   }
@@ -114,6 +231,7 @@ export class SqliteDriver implements SqlDriver {
     const outcomes: { ok: boolean; v: unknown }[] = [];
     try {
       this.db.exec('BEGIN IMMEDIATE');
+      this.alone = batch.length === 1;
       if (batch.length === 1 && batch[0]) {
         // Alone in its transaction, a request needs no savepoint: if it throws, the whole transaction is rolled
         // back, which leaves exactly as little trace (and skips two statements and the savepoint journal).
@@ -139,6 +257,7 @@ export class SqliteDriver implements SqlDriver {
         }
       }
       this.db.exec('COMMIT');
+      this.committed++;
     } catch (e) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       const err = new StoreError(
@@ -150,11 +269,15 @@ export class SqliteDriver implements SqlDriver {
       for (const p of batch) p.reject(err);
       return;
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o?.ok) p.resolve(o.v);
-      else p.reject(o?.v);
-    });
+    const settle = (failure?: StoreError): void =>
+      batch.forEach((p, i) => {
+        const o = outcomes[i];
+        if (failure && o?.ok) p.reject(failure);
+        else if (o?.ok) p.resolve(o.v);
+        else p.reject(o?.v);
+      });
+    if (this.background) this.onDurable(this.committed, settle);
+    else settle();
   }
 
   private finishBatch(): void {

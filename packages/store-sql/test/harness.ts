@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoreHarness } from '@greentic/store-contract/testing';
 import pg from 'pg';
-import { openPostgresStore, openSqliteStore, type SqlStore, sqlTamper } from '../src/index';
+import { type CommitSync, openPostgresStore, openSqliteStore, type SqlStore, sqlTamper } from '../src/index';
 
 export const POSTGRES_URL = process.env.GREENTIC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** A fresh SQLite file store in its own temporary directory. */
-export async function sqliteHarness(): Promise<StoreHarness> {
+/** A fresh SQLite file store in its own temporary directory (commits synced `inline` unless told otherwise). */
+export async function sqliteHarness(commitSync: CommitSync = 'inline'): Promise<StoreHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'greentic-store-'));
   const file = join(dir, 'store.db');
-  let store: SqlStore = await openSqliteStore({ file });
+  let store: SqlStore = await openSqliteStore({ file, commitSync });
   let n = 0;
   return {
     get store() {
@@ -23,7 +23,7 @@ export async function sqliteHarness(): Promise<StoreHarness> {
     },
     async reopen() {
       await store.close();
-      store = await openSqliteStore({ file });
+      store = await openSqliteStore({ file, commitSync });
       return store;
     },
     tempFile: (name) => join(dir, `${++n}-${name}`),

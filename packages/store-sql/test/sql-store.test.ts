@@ -211,6 +211,73 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  it('background commit sync: no write is acknowledged, and no read shows it, before the WAL sync after its COMMIT returns', async () => {
+    const file = join(tempDir(), 'bg.db');
+    const db = new Database(file);
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (n INTEGER)');
+    const syncs: { fd: number; done: (err: NodeJS.ErrnoException | null) => void }[] = [];
+    const driver = new SqliteDriver(db, {
+      commitSync: 'background',
+      walSync: (fd, done) => syncs.push({ fd, done }),
+    });
+    expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL: COMMIT does not sync, the driver does
+    const settled: string[] = [];
+    const first = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (1)')).then(() => settled.push('first'));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(syncs).toHaveLength(1); // committed, syncing: not yet acknowledged
+    expect(settled).toEqual([]);
+    // the next group gathers while the disk syncs, and a read waits for the sync of what was committed before it
+    const second = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (2)')).then(() => settled.push('second'));
+    const read = driver
+      .read(async (q) => (await q.all('SELECT n FROM t')).map((r) => r.n))
+      .then((rows) => {
+        settled.push('read');
+        return rows;
+      });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual([]);
+    syncs[0]?.done(null);
+    await first;
+    expect(await read).toEqual([1]);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(syncs).toHaveLength(2); // the second group committed once the first was durable
+    expect(settled).toEqual(['first', 'read']);
+    syncs[1]?.done(null);
+    await second;
+    // a failed sync: the waiting writes fail as unavailable, nothing unsynced is shown, no further write is taken
+    const third = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (3)'));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    syncs[2]?.done(eio);
+    await expect(third).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('restart it') });
+    await expect(driver.write(async () => 1)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(driver.read(async () => 1)).rejects.toMatchObject({ code: 'unavailable' });
+    await driver.close();
+  });
+
+  it('background commit sync: a store on it passes group commit and keeps every acknowledged write across a reopen', async () => {
+    const file = join(tempDir(), 'bg-store.db');
+    const store = await openSqliteStore({ file, commitSync: 'background' });
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => store.putEnvironment(env(`bg-${i}`, { i }), opts())),
+    );
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+    let version = (await store.getConfig('bg-0')).version;
+    for (let n = 1; n <= 20; n++)
+      version = (await store.setConfig('bg-0', { n }, opts({ expectedVersion: version }))).version ?? '';
+    await store.close();
+    const again = await openSqliteStore({ file });
+    expect(await again.listEnvironments()).toHaveLength(40);
+    expect((await again.getConfig('bg-0')).value).toEqual({ n: 20 });
+    expect(await again.verifyIntegrity()).toMatchObject({ ok: true, audit: { ok: true, entries: 60 } });
+    await again.close();
+  });
+
   it('a sequential writer commits back to back without starving the event loop or concurrent readers', async () => {
     const store = await openSqliteStore({ file: join(tempDir(), 's.db') });
     let version = (await store.putEnvironment(env('seq', { n: 0 }), opts())).version ?? '';
