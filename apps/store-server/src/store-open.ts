@@ -1,5 +1,5 @@
 import type { GreenticStore } from '@greentic/store-contract';
-import { openPostgresStore, openSqliteStore } from '@greentic/store-sql';
+import { type CommitSync, openPostgresStore, openSqliteStore } from '@greentic/store-sql';
 
 /**
  * Opens the store a server was configured with: Postgres when `postgres` is set, else the SQLite file `db`.
@@ -11,6 +11,8 @@ export async function openConfiguredStore(options: {
   readonly db?: string;
   readonly postgres?: string;
   readonly postgresSchema?: string;
+  /** How SQLite group commits are made durable (default `background`; see @greentic/store-sql). */
+  readonly commitSync?: CommitSync;
 }): Promise<GreenticStore> {
   if (options.postgres !== undefined) {
     return openPostgresStore({
@@ -18,5 +20,6 @@ export async function openConfiguredStore(options: {
       ...(options.postgresSchema === undefined ? {} : { schema: options.postgresSchema }),
     });
   }
-  return openSqliteStore({ file: options.db ?? './greentic.db' });
+  // Many clients write at once: the WAL sync of a group commit runs off the event loop while the next group gathers.
+  return openSqliteStore({ file: options.db ?? './greentic.db', commitSync: options.commitSync ?? 'background' });
 }
