@@ -7,6 +7,13 @@ import type { SqlDriver, SqlQueryable, SqlRow, SqlSyncQueryable } from './sql-dr
 const DRAIN_TICKS = 16;
 /** Longest run of back-to-back batches before the event loop gets its turn (timers, I/O, waiting reads). */
 const MAX_TURN_MS = 10;
+/**
+ * Background mode: how long the next group gathers behind the WAL sync in flight before it commits anyway, its
+ * own sync then running beside the slow one (at most {@link MAX_SYNCS} at once). Bounds what one slow sync adds
+ * to the latency of the writes behind it.
+ */
+const HOLD_MS = 1;
+const MAX_SYNCS = 2;
 
 /**
  * How a group commit is made durable before it is acknowledged.
@@ -64,7 +71,11 @@ export class SqliteDriver implements SqlDriver {
   private walFd: number | undefined;
   private committed = 0;
   private synced = 0;
-  private syncing = false;
+  /** Highest batch a started sync covers, syncs in flight, when the last one started, the hold's timer. */
+  private syncTarget = 0;
+  private syncs = 0;
+  private lastSyncStart = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
   private syncFailure: StoreError | undefined;
   private readonly afterSync: { readonly seq: number; readonly run: (failure?: StoreError) => void }[] = [];
 
@@ -156,11 +167,17 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
-  /** One WAL sync at a time; it covers every batch committed before it started. */
+  /**
+   * Start a WAL sync covering every batch committed so far: when none is in flight, or when the one in flight has
+   * run longer than the hold (then both run; either completing makes what it covers durable).
+   */
   private startSync(): void {
-    if (this.syncing || this.synced >= this.committed || this.syncFailure) return;
-    this.syncing = true;
+    if (this.syncFailure || this.syncTarget >= this.committed || this.syncs >= MAX_SYNCS) return;
+    if (this.syncs > 0 && performance.now() - this.lastSyncStart < HOLD_MS) return;
+    this.syncs++;
+    this.lastSyncStart = performance.now();
     const target = this.committed;
+    this.syncTarget = target;
     let fd: number;
     try {
       // Kept open while the store is: under the exclusive lock the WAL file is reused, never replaced.
@@ -173,8 +190,9 @@ export class SqliteDriver implements SqlDriver {
   }
 
   private syncDone(target: number, err: Error | null): void {
-    this.syncing = false;
+    this.syncs--;
     if (err) {
+      if (this.syncFailure) return;
       // After a failed sync the kernel may have dropped the dirty pages: nothing unsynced can be trusted to be on
       // disk, so every waiting request fails and the store takes no further writes (restart it; SQLite recovers
       // the WAL up to its last intact commit).
@@ -188,8 +206,10 @@ export class SqliteDriver implements SqlDriver {
       for (const p of this.queue.splice(0)) p.reject(this.syncFailure);
       return;
     }
-    this.synced = target;
-    while (this.afterSync.length > 0 && (this.afterSync[0]?.seq ?? Number.POSITIVE_INFINITY) <= target) {
+    if (this.syncFailure) return;
+    // A sync returns only once everything written to the file before it started is on disk.
+    this.synced = Math.max(this.synced, target);
+    while (this.afterSync.length > 0 && (this.afterSync[0]?.seq ?? Number.POSITIVE_INFINITY) <= this.synced) {
       this.afterSync.shift()?.run();
     }
     this.startSync();
@@ -197,9 +217,24 @@ export class SqliteDriver implements SqlDriver {
   }
 
   private schedule(): void {
+    if (this.scheduled || this.busy) return;
     // Background mode: while the disk syncs the last group, the next one gathers (the event loop is free to take
-    // requests), so each commit carries as many writes as arrived meanwhile. syncDone schedules it.
-    if (this.scheduled || this.busy || this.syncing) return;
+    // requests), so each commit carries as many writes as arrived meanwhile; syncDone schedules it, or the hold
+    // timer when the sync is slow.
+    if (this.syncs > 0) {
+      const wait = HOLD_MS - (performance.now() - this.lastSyncStart);
+      if (wait > 0) {
+        this.holdTimer ??= setTimeout(() => {
+          this.holdTimer = undefined;
+          this.schedule();
+        }, wait);
+        return;
+      }
+    }
+    if (this.holdTimer !== undefined) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+    }
     this.scheduled = true;
     // setImmediate, not a microtask: every request issued in this turn of the event loop joins the group.
     setImmediate(() => {
@@ -220,7 +255,7 @@ export class SqliteDriver implements SqlDriver {
       // requests from separate callbacks still group as before; reads issued meanwhile wait (busy) until the run
       // ends, which MAX_TURN_MS bounds.
       for (let i = 0; i < DRAIN_TICKS; i++) await undefined;
-      if (this.queue.length === 0 || this.syncing || performance.now() - turnStarted > MAX_TURN_MS) break;
+      if (this.queue.length === 0 || this.syncs > 0 || performance.now() - turnStarted > MAX_TURN_MS) break;
     }
     this.finishBatch();
   }

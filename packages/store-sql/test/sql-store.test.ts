@@ -224,30 +224,32 @@ describe('sqlite specifics', () => {
     });
     expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL: COMMIT does not sync, the driver does
     const settled: string[] = [];
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+    };
     const first = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (1)')).then(() => settled.push('first'));
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
+    await turns(2);
     expect(syncs).toHaveLength(1); // committed, syncing: not yet acknowledged
     expect(settled).toEqual([]);
-    // the next group gathers while the disk syncs, and a read waits for the sync of what was committed before it
-    const second = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (2)')).then(() => settled.push('second'));
+    // a read waits for the sync of what was committed before it; the next group gathers behind the slow sync for
+    // at most a millisecond, then commits and syncs beside it
     const read = driver
       .read(async (q) => (await q.all('SELECT n FROM t')).map((r) => r.n))
       .then((rows) => {
         settled.push('read');
         return rows;
       });
-    await new Promise((r) => setImmediate(r));
+    const second = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (2)')).then(() => settled.push('second'));
+    for (let i = 0; i < 400 && syncs.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(syncs).toHaveLength(2);
     expect(settled).toEqual([]);
-    syncs[0]?.done(null);
-    await first;
-    expect(await read).toEqual([1]);
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
-    expect(syncs).toHaveLength(2); // the second group committed once the first was durable
-    expect(settled).toEqual(['first', 'read']);
+    // the later sync returning covers both groups (it started after both commits); the read then sees both rows
     syncs[1]?.done(null);
-    await second;
+    await Promise.all([first, second]);
+    expect(await read).toEqual([1, 2]);
+    expect(settled).toEqual(['first', 'second', 'read']);
+    syncs[0]?.done(null); // the slow one returning late changes nothing
+    await turns(2);
     // a failed sync: the waiting writes fail as unavailable, nothing unsynced is shown, no further write is taken
     const third = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (3)'));
     await new Promise((r) => setImmediate(r));
