@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type GreenticStore, HTTP_HEADERS, isStoreError, STORE_ERROR_HTTP_STATUS } from '@greentic/store-contract';
 import type { HttpBindings } from '@hono/node-server';
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { TrieRouter } from 'hono/router/trie-router';
-import type { Principal } from './authorization';
+import type { StoreContext, StoreVariables } from './context';
+import { RouteTable } from './fast-path';
 import { createHealthState, type HealthState } from './health';
 import { chainIdentityProviders, type IdentityProvider } from './identity/provider';
 import { staticTokenProvider, type TokenDirectory, type TokenRecord } from './identity/static-tokens';
@@ -48,17 +49,21 @@ export interface ResolvedDeps {
 /** Hono environment of the app: node bindings (absent under `app.request()`), and per-request variables. */
 export type StoreAppEnv = {
   Bindings: Partial<HttpBindings>;
-  Variables: {
-    requestId: string;
-    deps: ResolvedDeps;
-    principal: Principal | undefined;
-    /** The matched route pattern, for metrics and the access log (set by the handler). */
-    route: string | undefined;
-  };
+  Variables: StoreVariables;
 };
 
 /** A route handler before {@link createStoreApp} wraps it with the request id, metrics and the access log. */
-export type Handler = (c: Context<StoreAppEnv>) => Response | Promise<Response>;
+export type Handler = (c: StoreContext) => Response | Promise<Response>;
+
+/** The node listener's route table of each app built by {@link createStoreApp}, with the app's dependencies. */
+const routeTables = new WeakMap<Hono<StoreAppEnv>, { readonly table: RouteTable; readonly deps: ResolvedDeps }>();
+
+/** The route table of an app built by {@link createStoreApp} (its verb and fixed routes), for `tableListener`. */
+export function routeTableOf(
+  app: Hono<StoreAppEnv>,
+): { readonly table: RouteTable; readonly deps: ResolvedDeps } | undefined {
+  return routeTables.get(app);
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:=-]{1,128}$/;
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -118,7 +123,7 @@ function auditLengthReader(store: GreenticStore): () => Promise<number> {
 }
 
 /** Writes a problem+json response for any error: HttpProblem, StoreError, or an unexpected failure (500). */
-function errorResponse(c: Context<StoreAppEnv>, error: unknown): Response {
+function errorResponse(c: StoreContext, error: unknown): Response {
   const requestId = c.get('requestId');
   const deps = c.get('deps');
   const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
@@ -187,7 +192,7 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
   // straight, without composing a middleware chain per request.
   const wrap =
     (handler: Handler) =>
-    async (c: Context<StoreAppEnv>): Promise<Response> => {
+    async (c: StoreContext): Promise<Response> => {
       const started = performance.now();
       const incoming = c.req.header(HTTP_HEADERS.requestId);
       const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -247,42 +252,39 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
       return res;
     };
 
-  const plain = (c: Context<StoreAppEnv>, route: string, status: number, body: string, contentType: string) => {
+  const plain = (c: StoreContext, route: string, status: number, body: string, contentType: string) => {
     c.set('route', route);
     return reply(status, body, { 'content-type': contentType, [HTTP_HEADERS.requestId]: c.get('requestId') });
   };
-  const JSON_TYPE = 'application/json';
-  app.get(
-    '/healthz',
-    wrap((c) => plain(c, '/healthz', 200, '{"status":"ok"}', JSON_TYPE)),
-  );
-  app.get(
-    '/readyz',
-    wrap((c) => {
-      const h = resolved.health;
-      const ready = h.integrity === 'ok' && !h.draining;
-      const body = {
-        ready,
-        integrity: h.integrity,
-        draining: h.draining,
-        ...(h.lastReport ? { lastCheck: h.lastReport } : {}),
-      };
-      return plain(c, '/readyz', ready ? 200 : 503, JSON.stringify(body), JSON_TYPE);
-    }),
-  );
-  app.get(
-    '/metrics',
-    wrap(async (c) => {
-      const text = await resolved.metrics.registry.metrics();
-      return plain(c, '/metrics', 200, text, resolved.metrics.registry.contentType);
-    }),
-  );
-  app.get(
-    '/openapi.json',
-    wrap((c) => plain(c, '/openapi.json', 200, openApi, JSON_TYPE)),
-  );
+  // Every route goes to Hono and to the node listener's route table (see fast-path.ts), as the same handler.
+  const table = new RouteTable();
+  const register = (method: string, path: string, handler: Handler) => {
+    const wrapped = wrap(handler);
+    app.on(method, path, wrapped);
+    table.add(method, path, wrapped);
+  };
+  routeTables.set(app, { table, deps: resolved });
 
-  mountVerbRoutes(app, wrap);
+  const JSON_TYPE = 'application/json';
+  register('GET', '/healthz', (c) => plain(c, '/healthz', 200, '{"status":"ok"}', JSON_TYPE));
+  register('GET', '/readyz', (c) => {
+    const h = resolved.health;
+    const ready = h.integrity === 'ok' && !h.draining;
+    const body = {
+      ready,
+      integrity: h.integrity,
+      draining: h.draining,
+      ...(h.lastReport ? { lastCheck: h.lastReport } : {}),
+    };
+    return plain(c, '/readyz', ready ? 200 : 503, JSON.stringify(body), JSON_TYPE);
+  });
+  register('GET', '/metrics', async (c) => {
+    const text = await resolved.metrics.registry.metrics();
+    return plain(c, '/metrics', 200, text, resolved.metrics.registry.contentType);
+  });
+  register('GET', '/openapi.json', (c) => plain(c, '/openapi.json', 200, openApi, JSON_TYPE));
+
+  mountVerbRoutes(register);
 
   // A path that exists with another method is 405 with Allow (what hono's methodNotAllowed middleware did, without
   // a middleware layer on every request): only requests no route matched get here.

@@ -31,11 +31,17 @@ export function lightweightResponseClass(): typeof Response {
 }
 
 /**
- * The header object a response was built with by {@link reply}, so the access middleware reads it without a
- * `Headers` (a symbol-keyed property: cheaper per request than a WeakMap entry).
+ * What a response was built from by {@link reply} (status, string body, plain headers), so the access wrapper
+ * reads its headers without a `Headers`, and the route table writes it without node-server (a symbol-keyed
+ * property: cheaper per request than a WeakMap entry).
  */
-const BUILT = Symbol('greentic.store-server.built-headers');
-type Built = Response & { [BUILT]?: Readonly<Record<string, string>> };
+const BUILT = Symbol('greentic.store-server.built');
+interface BuiltReply {
+  readonly status: number;
+  readonly body: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+}
+type Built = Response & { [BUILT]?: BuiltReply };
 
 /**
  * A response with a string body (or none) and plain headers, sent through node-server's fast path. `headers`
@@ -47,11 +53,17 @@ type Built = Response & { [BUILT]?: Readonly<Record<string, string>> };
 export function reply(status: number, body: string | null, headers: Record<string, string>): Response {
   const Light = lightweightResponseClass();
   const res: Built = new Light(body, { status, headers });
-  if (headers[HTTP_HEADERS.requestId] !== undefined) res[BUILT] = headers;
+  res[BUILT] = { status: status || 200, body, headers };
   return res;
 }
 
-/** The headers `res` was built with by {@link reply} (including its request id), or undefined for any other. */
+/** The headers `res` was built with by {@link reply} when they hold its request id, or undefined for any other. */
 export function builtHeaders(res: Response): Readonly<Record<string, string>> | undefined {
+  const built = builtReply(res);
+  return built !== undefined && built.headers[HTTP_HEADERS.requestId] !== undefined ? built.headers : undefined;
+}
+
+/** The status, body and headers `res` was built from by {@link reply}, or undefined for any other response. */
+export function builtReply(res: Response): BuiltReply | undefined {
   return Object.hasOwn(res, BUILT) ? (res as Built)[BUILT] : undefined;
 }

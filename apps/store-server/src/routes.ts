@@ -15,9 +15,9 @@ import {
   versionOfEtag,
 } from '@greentic/store-contract';
 import { storedJson } from '@greentic/store-sql';
-import type { Context, Hono } from 'hono';
-import type { Handler, StoreAppEnv } from './app';
+import type { Handler } from './app';
 import { type Action, authorize, type Principal } from './authorization';
+import type { StoreContext } from './context';
 import { recordIntegrity } from './health';
 import { peerCertificateOf } from './identity/mtls';
 import { hashToken, mintToken } from './identity/static-tokens';
@@ -35,7 +35,7 @@ type Json = Record<string, unknown>;
 
 /** What a handler gets: the verified principal, the store, the request's parts, and the mutation options. */
 interface Call {
-  readonly c: Context<StoreAppEnv>;
+  readonly c: StoreContext;
   readonly params: Params;
   readonly store: GreenticStore;
   readonly principal: Principal;
@@ -583,7 +583,7 @@ function readDeclared(incoming: IncomingMessage): Promise<Buffer> {
 }
 
 /** Reads the body as UTF-8, refusing (413) as soon as it grows past the limit, declared length or not. */
-async function readLimited(c: Context<StoreAppEnv>): Promise<string> {
+async function readLimited(c: StoreContext): Promise<string> {
   const limit = c.get('deps').bodyLimitBytes;
   const incoming = c.env?.incoming;
   // Fast path under node-server: a declared length (already ≤ limit) from an untouched IncomingMessage.
@@ -619,7 +619,7 @@ async function readLimited(c: Context<StoreAppEnv>): Promise<string> {
 }
 
 /** Reads the body as one JSON object: 415 for another media type, 400 for bad JSON or a non-object. */
-async function readJsonObject(c: Context<StoreAppEnv>, mode: 'required' | 'optional'): Promise<Json> {
+async function readJsonObject(c: StoreContext, mode: 'required' | 'optional'): Promise<Json> {
   const text = await readLimited(c);
   if (text.length === 0) {
     if (mode === 'optional') return {};
@@ -643,7 +643,7 @@ async function readJsonObject(c: Context<StoreAppEnv>, mode: 'required' | 'optio
 
 /** Records a 401/403 in the audit chain; a failure to record is logged, never hidden behind a 500. */
 async function auditRefusal(
-  c: Context<StoreAppEnv>,
+  c: StoreContext,
   refusal: {
     actor: string;
     environment: string | null;
@@ -672,7 +672,7 @@ async function auditRefusal(
   }
 }
 
-function parsePreconditions(c: Context<StoreAppEnv>): { expectedVersion?: string; createOnly?: boolean } {
+function parsePreconditions(c: StoreContext): { expectedVersion?: string; createOnly?: boolean } {
   const ifMatch = c.req.header(HTTP_HEADERS.ifMatch);
   const ifNoneMatch = c.req.header(HTTP_HEADERS.ifNoneMatch);
   const out: { expectedVersion?: string; createOnly?: boolean } = {};
@@ -696,7 +696,7 @@ function parsePreconditions(c: Context<StoreAppEnv>): { expectedVersion?: string
 }
 
 /** Turns an outcome into the response. Mutations are rebuilt from the stored result, so a replay is byte-identical. */
-function respond(c: Context<StoreAppEnv>, outcome: Outcome, query: (name: string) => string | undefined): Response {
+function respond(c: StoreContext, outcome: Outcome, query: (name: string) => string | undefined): Response {
   const requestId = c.get('requestId');
   switch (outcome.kind) {
     case 'object': {
@@ -745,7 +745,7 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
   const route = HTTP_ROUTES[name];
   // The label metrics and the access log use: the route pattern in Hono's spelling.
   const pattern = route.path.replace(/\{([a-z]+)\}/g, ':$1');
-  return async (c: Context<StoreAppEnv>): Promise<Response> => {
+  return async (c: StoreContext): Promise<Response> => {
     c.set('route', pattern);
     const deps = c.get('deps');
     const params = c.req.param() as Params;
@@ -854,17 +854,20 @@ function makeHandler(name: HttpRouteName, spec: VerbSpec) {
 }
 
 /**
- * Registers every verb route on `app`, each as one handler, passed through `wrap` (the app's request id, metrics
- * and access log).
+ * Registers every verb route through `register` (the app adds it to Hono and to the node listener's route
+ * table), each as one handler, passed through `wrap` (the app's request id, metrics and access log).
  *
  * @example
- * const app = new Hono<StoreAppEnv>();
- * mountVerbRoutes(app, (handler) => handler);
+ * const app = new Hono();
+ * mountVerbRoutes((method, path, handler) => app.on(method, path, handler));
  */
-export function mountVerbRoutes(app: Hono<StoreAppEnv>, wrap: (handler: Handler) => Handler = (h) => h): void {
+export function mountVerbRoutes(
+  register: (method: string, path: string, handler: Handler) => void,
+  wrap: (handler: Handler) => Handler = (h) => h,
+): void {
   // One handler per route (no middleware chain, no sub-apps): Hono then calls it straight.
   for (const [name, spec] of Object.entries(VERBS) as [HttpRouteName, VerbSpec][]) {
     const route = HTTP_ROUTES[name];
-    app.on(route.method, route.path.replace(/\{([a-z]+)\}/g, ':$1'), wrap(makeHandler(name, spec)));
+    register(route.method, route.path.replace(/\{([a-z]+)\}/g, ':$1'), wrap(makeHandler(name, spec)));
   }
 }

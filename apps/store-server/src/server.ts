@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { GreenticStore } from '@greentic/store-contract';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { createStoreApp, type StoreAppEnv, storeTokenDirectory } from './app';
+import { createStoreApp, routeTableOf, type StoreAppEnv, storeTokenDirectory } from './app';
+import { tableListener } from './fast-path';
 import { createHealthState, type HealthState, recordIntegrity } from './health';
 import { type MtlsOptions, mtlsProvider } from './identity/mtls';
 import { type OidcOptions, oidcProvider } from './identity/oidc';
@@ -123,7 +124,11 @@ export async function startStoreServer(options: StartStoreServerOptions = {}): P
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
   });
 
-  const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+  // Requests the app's route table takes are answered without Hono's request, router and context; the rest go
+  // through node-server to Hono (fast-path.ts).
+  const honoListener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+  const routes = routeTableOf(app);
+  const listener = routes === undefined ? honoListener : tableListener(routes.table, routes.deps, honoListener);
   const server: Server =
     options.tls === undefined
       ? createHttpServer(listener)
