@@ -24,7 +24,7 @@ export interface StoreContext {
     /** A request header as the Fetch API's `Headers.get` gives it (repeated fields joined), or undefined. */
     header(name: string): string | undefined;
     /** The decoded path parameters. */
-    param(): Record<string, string>;
+    param(): Readonly<Record<string, string>>;
     query(name: string): string | undefined;
     /** The body as a stream (only read when Node's IncomingMessage is absent, or its body is not declared). */
     readonly raw: { readonly body: ReadableStream<Uint8Array> | null };

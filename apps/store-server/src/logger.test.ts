@@ -47,4 +47,28 @@ describe('jsonLogger', () => {
     expect(writes[1]).toContain('"three"');
     expect(writes[1]).toContain('"boom"');
   });
+
+  it('writes each line exactly as JSON.stringify of time, level, msg and the scrubbed fields', () => {
+    const lines: string[] = [];
+    const log = jsonLogger((line) => lines.push(line));
+    const cases: Record<string, unknown>[] = [
+      {},
+      { requestId: 'r1', method: 'GET', status: 200, ms: 0.4, actor: 'admin' },
+      { gone: undefined, fn: () => 1, nested: { a: [1, 'two', null], b: { token: 'kept inside' } }, n: Number.NaN },
+      { 'quote"key': 'line\nbreak', ünï: '\u2028', when: new Date(0), token: 'gtc_secret' },
+      { msg: 'replaced', time: 'too', 2: 'two', 1: 'one', after: true },
+    ];
+    for (const fields of cases) log.info('m "quoted"', fields);
+    expect(lines).toHaveLength(cases.length);
+    lines.forEach((line, i) => {
+      const time = (JSON.parse(line) as { time: string }).time;
+      const scrubbed = Object.fromEntries(
+        Object.entries(cases[i] ?? {}).map(([k, v]) => [
+          k,
+          /authorization|token|secret|password|cookie|key$/i.test(k) ? '[redacted]' : v,
+        ]),
+      );
+      expect(line).toBe(`${JSON.stringify({ time, level: 'info', msg: 'm "quoted"', ...scrubbed })}\n`);
+    });
+  });
 });

@@ -20,6 +20,19 @@ function isRedacted(key: string): boolean {
   return secret;
 }
 
+/** The time of a line: one ISO string per millisecond (lines logged in the same millisecond share it). */
+let isoMs = Number.NaN;
+let isoText = '';
+
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 function scrub(fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k in fields) {
@@ -68,7 +81,7 @@ function toStderr(line: string, urgent: boolean): void {
  */
 export function jsonLogger(write?: (line: string) => void): Logger {
   const emit = (level: string, msg: string, fields: Readonly<Record<string, unknown>> = {}) => {
-    const line = `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...scrub(fields) })}\n`;
+    const line = `${JSON.stringify({ time: isoNow(), level, msg, ...scrub(fields) })}\n`;
     if (write !== undefined) write(line);
     else toStderr(line, level === 'error');
   };
