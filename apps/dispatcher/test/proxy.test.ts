@@ -128,9 +128,20 @@ describe('proxying', () => {
 
   it('passes a sized body sent in many chunks whole, and HEAD and 204 answers without one', async () => {
     const body = randomBytes(3 * 1024 * 1024);
+    // Every byte value, in a small body (sent with the headers in one write) and in one split in two chunks.
+    const small = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(700)]);
     const sized = createServer((req, res) => {
       if (req.url === '/empty') {
         res.writeHead(204).end();
+        return;
+      }
+      if (req.url === '/small' || req.url === '/small-split') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': small.length });
+        if (req.url === '/small') res.end(small);
+        else {
+          res.write(small.subarray(0, 100));
+          setTimeout(() => res.end(small.subarray(100)), 5);
+        }
         return;
       }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
@@ -157,6 +168,11 @@ describe('proxying', () => {
       expect(r.statusCode).toBe(200);
       expect(r.headers['content-length']).toBe(String(body.length));
       expect(Buffer.from(await r.body.arrayBuffer()).equals(body)).toBe(true);
+      for (const path of ['/small', '/small-split']) {
+        const r = await request(`${d.url}${path}`, { dispatcher: client });
+        expect(r.headers['content-length']).toBe(String(small.length));
+        expect(Buffer.from(await r.body.arrayBuffer()).equals(small)).toBe(true);
+      }
       const head = await request(`${d.url}/big`, { method: 'HEAD', dispatcher: client });
       expect(head.statusCode).toBe(200);
       expect(head.headers['content-length']).toBe(String(body.length));
