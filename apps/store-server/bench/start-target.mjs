@@ -7,11 +7,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /**
  * Starts `targets.mjs <role>` with `token` as its admin token, adds the child to `children` (the caller stops
- * them), and resolves to its base URL and pid once it prints its first line.
+ * them), and resolves to its base URL and pid once it prints its first line. `env` adds environment variables
+ * (`STORE_DIST`: the build the store role loads).
  */
-export function startTarget(role, token, children) {
+export function startTarget(role, token, children, env = {}) {
   const child = spawn(process.execPath, [join(here, 'targets.mjs'), role], {
-    env: { ...process.env, BENCH_TOKEN: token },
+    env: { ...process.env, ...env, BENCH_TOKEN: token },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);

@@ -2,7 +2,8 @@
 // production: in particular @hono/node-server's `serve()` replaces the process's global Request/Response (its
 // default), which the store server must neither need nor do, so the two never share a process.
 //   bare   a bare Hono app on `serve()`: the baseline GET and POST.
-//   store  the store server over a SQLite file (WAL, synchronous=FULL, group commit), started as the bin starts it.
+//   store  the store server over a SQLite file (WAL, synchronous=FULL, group commit), started as the bin starts it
+//          (from ../dist, or the build STORE_DIST names).
 //   naive  the honest naive ceiling: the same HTTP stack (node:http, @hono/node-server, Hono) where each write request
 //          parses its JSON body, appends one line to a file and fsyncs it before answering, one after another:
 //          what a durable server without group commit can at best do on this disk.
@@ -30,7 +31,8 @@ if (role === 'bare') {
     return new Promise((ok) => server.close(ok));
   };
 } else if (role === 'store') {
-  const { silentLogger, startStoreServer } = await import('../dist/index.js');
+  // STORE_DIST: another build of this package (its dist/index.js), for A/B runs (bench/cpu-ab.mjs).
+  const { silentLogger, startStoreServer } = await import(process.env.STORE_DIST ?? '../dist/index.js');
   const store = await startStoreServer({
     db: join(dir, 'store.db'),
     port: 0,
