@@ -4,7 +4,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { TrieRouter } from 'hono/router/trie-router';
 import type { StoreContext, StoreVariables } from './context';
-import { RouteTable } from './fast-path';
+import { RouteTable, type TableRoutes } from './fast-path';
 import { createHealthState, type HealthState } from './health';
 import { chainIdentityProviders, type IdentityProvider } from './identity/provider';
 import { staticTokenProvider, type TokenDirectory, type TokenRecord } from './identity/static-tokens';
@@ -56,12 +56,13 @@ export type StoreAppEnv = {
 export type Handler = (c: StoreContext) => Response | Promise<Response>;
 
 /** The node listener's route table of each app built by {@link createStoreApp}, with the app's dependencies. */
-const routeTables = new WeakMap<Hono<StoreAppEnv>, { readonly table: RouteTable; readonly deps: ResolvedDeps }>();
+const routeTables = new WeakMap<Hono<StoreAppEnv>, TableRoutes>();
 
-/** The route table of an app built by {@link createStoreApp} (its verb and fixed routes), for `tableListener`. */
-export function routeTableOf(
-  app: Hono<StoreAppEnv>,
-): { readonly table: RouteTable; readonly deps: ResolvedDeps } | undefined {
+/**
+ * The route table of an app built by {@link createStoreApp} (its verb and fixed routes), with its dependencies
+ * and its error handler (what `app.onError` answers), for `tableListener`.
+ */
+export function routeTableOf(app: Hono<StoreAppEnv>): TableRoutes | undefined {
   return routeTables.get(app);
 }
 
@@ -263,7 +264,7 @@ export function createStoreApp(deps: StoreAppDeps): Hono<StoreAppEnv> {
     app.on(method, path, wrapped);
     table.add(method, path, wrapped);
   };
-  routeTables.set(app, { table, deps: resolved });
+  routeTables.set(app, { table, deps: resolved, onError: (c, error) => errorResponse(c, error) });
 
   const JSON_TYPE = 'application/json';
   register('GET', '/healthz', (c) => plain(c, '/healthz', 200, '{"status":"ok"}', JSON_TYPE));

@@ -16,6 +16,14 @@ import { builtHeaders, builtReply } from './reply';
 /** A wrapped route handler (request id, metrics and access log included). */
 export type TableHandler = (c: StoreContext) => Promise<Response>;
 
+/** What the node listener needs of an app: its route table, its dependencies and its error handler. */
+export interface TableRoutes {
+  readonly table: RouteTable;
+  readonly deps: ResolvedDeps;
+  /** What the app's `onError` answers for an error that escaped a wrapped handler. */
+  readonly onError: (c: StoreContext, error: unknown) => Response;
+}
+
 interface TableRoute {
   /** Per path segment: the literal, or undefined for a parameter. */
   readonly literals: readonly (string | undefined)[];
@@ -312,15 +320,25 @@ function drainIncoming(incoming: IncomingMessage & { [draining]?: boolean }): vo
   incoming.resume();
 }
 
-async function answer(handler: TableHandler, c: TableContext, outgoing: ServerResponse): Promise<void> {
+async function answer(
+  handler: TableHandler,
+  c: TableContext,
+  outgoing: ServerResponse,
+  onError: TableRoutes['onError'],
+): Promise<void> {
   let res: Response;
   try {
     res = await handler(c);
-  } catch {
-    // What node-server answers when the app's fetch fails (the wrapped handlers answer their own errors).
-    outgoing.writeHead(500);
-    outgoing.end();
-    return;
+  } catch (error) {
+    // The wrapped handlers answer their own errors; what escapes them gets the app's onError answer, as in Hono,
+    // and when that fails too, node-server's empty 500.
+    try {
+      res = onError(c, error);
+    } catch {
+      outgoing.writeHead(500);
+      outgoing.end();
+      return;
+    }
   }
   try {
     const built = builtHeaders(res) === undefined ? undefined : builtReply(res);
@@ -339,13 +357,14 @@ async function answer(handler: TableHandler, c: TableContext, outgoing: ServerRe
  * `fallback` (node-server over Hono).
  *
  * @example
- * const listener = tableListener(table, deps, getRequestListener(app.fetch));
+ * const routes = routeTableOf(app);
+ * const listener = routes ? tableListener(routes, getRequestListener(app.fetch)) : getRequestListener(app.fetch);
  */
 export function tableListener(
-  table: RouteTable,
-  deps: ResolvedDeps,
+  routes: TableRoutes,
   fallback: (incoming: IncomingMessage, outgoing: ServerResponse) => unknown,
 ): (incoming: IncomingMessage, outgoing: ServerResponse) => unknown {
+  const { table, deps, onError } = routes;
   return (incoming, outgoing) => {
     const method = incoming.method ?? '';
     const hit = table.match(method, incoming.url ?? '');
@@ -375,6 +394,6 @@ export function tableListener(
           });
       });
     }
-    return answer(hit.handler, c, outgoing);
+    return answer(hit.handler, c, outgoing, onError);
   };
 }

@@ -128,7 +128,7 @@ export async function startStoreServer(options: StartStoreServerOptions = {}): P
   // through node-server to Hono (fast-path.ts).
   const honoListener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
   const routes = routeTableOf(app);
-  const listener = routes === undefined ? honoListener : tableListener(routes.table, routes.deps, honoListener);
+  const listener = routes === undefined ? honoListener : tableListener(routes, honoListener);
   const server: Server =
     options.tls === undefined
       ? createHttpServer(listener)

@@ -1,5 +1,9 @@
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ResolvedDeps } from '../src/app';
+import { RouteTable, tableListener } from '../src/fast-path';
+import { reply } from '../src/reply';
 import { env, type ServerFixture, startFixture } from './server-fixture';
 
 // The node listener answers plain requests for known routes from its route table, everything else through
@@ -170,5 +174,43 @@ describe('route table', () => {
     expect(chunked.startsWith('HTTP/1.1 428 ')).toBe(true);
     const wrongMethod = await f.call('/v1/environments/zain-prod/config', { method: 'POST', body: '{}' });
     expect(wrongMethod.status).toBe(405);
+  });
+
+  it("answers what escapes a handler with the app's error handler, and writes any Response", async () => {
+    const table = new RouteTable();
+    table.add('GET', '/boom/:id', async (c) => {
+      throw new Error(`boom ${c.req.param().id}`);
+    });
+    table.add('GET', '/native', async () => new Response('plain', { status: 202, headers: { 'x-a': '1' } }));
+    table.add('GET', '/built', async (c) =>
+      reply(200, `{"id":"${c.req.header('X-Request-Id')}"}`, {
+        'content-type': 'application/json',
+        'X-Request-Id': 'r',
+      }),
+    );
+    const listener = tableListener(
+      {
+        table,
+        deps: {} as ResolvedDeps,
+        onError: (_c, error) => reply(500, String(error), { 'content-type': 'text/plain', 'X-Request-Id': 'e' }),
+      },
+      (_req, res) => res.writeHead(404).end(),
+    );
+    const server = createServer(listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const boom = await fetch(`${base}/boom/7`);
+      expect([boom.status, await boom.text(), boom.headers.get('x-request-id')]).toEqual([500, 'Error: boom 7', 'e']);
+      const native = await fetch(`${base}/native`);
+      expect([native.status, await native.text(), native.headers.get('x-a')]).toEqual([202, 'plain', '1']);
+      expect(native.headers.get('content-type')).toBe('text/plain;charset=UTF-8');
+      const built = await fetch(`${base}/built`, { headers: { 'X-Request-Id': '  spaced  ' } });
+      expect(await built.json()).toEqual({ id: 'spaced' });
+      expect((await fetch(`${base}/boom/7?q`)).status).toBe(404);
+      expect((await fetch(`${base}/elsewhere`)).status).toBe(404);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
