@@ -18,6 +18,10 @@ describe('greentic-store-server flags', () => {
       port: 9000,
       adminToken: 'x'.repeat(20),
     });
+    expect(parseServerArgs(['--commit-sync', 'background'], {}).options).toMatchObject({ commitSync: 'background' });
+    expect(parseServerArgs([], { GREENTIC_STORE_COMMIT_SYNC: 'inline' }).options).toMatchObject({
+      commitSync: 'inline',
+    });
     expect(
       parseServerArgs(['--postgres', 'postgres://p@h/db', '--postgres-schema', 'g2', '--listen', '[::1]:0'], {})
         .options,
@@ -37,6 +41,8 @@ describe('greentic-store-server flags', () => {
       [['--oidc-issuer', 'https://id'], 'OIDC needs'],
       [['--body-limit', '10'], '≥ 1024'],
       [['--nope'], "Unknown option '--nope'"],
+      [['--commit-sync', 'lazy'], 'must be inline or background'],
+      [['--postgres', 'postgres://p@h/db', '--commit-sync', 'background'], 'applies to SQLite only'],
     ];
     for (const [argv, message] of cases) {
       expect(() => parseServerArgs(argv, {})).toThrow(UsageError);

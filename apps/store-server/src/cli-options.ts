@@ -11,6 +11,8 @@ Store
   --db FILE                 SQLite file (default ./greentic.db)            env GREENTIC_STORE_DB
   --postgres URL            Postgres instead of SQLite                     env GREENTIC_STORE_POSTGRES
   --postgres-schema NAME    schema of the store's tables (default greentic) env GREENTIC_STORE_POSTGRES_SCHEMA
+  --commit-sync MODE        SQLite: inline (sync inside COMMIT, default) or env GREENTIC_STORE_COMMIT_SYNC
+                            background (sync the WAL off the event loop)
 Network
   --listen HOST:PORT        address to bind (default 127.0.0.1:8787)       env GREENTIC_STORE_LISTEN
   --body-limit BYTES        largest request body (default 1048576)         env GREENTIC_STORE_BODY_LIMIT
@@ -58,6 +60,7 @@ export function parseServerArgs(
         db: { type: 'string' },
         postgres: { type: 'string' },
         'postgres-schema': { type: 'string' },
+        'commit-sync': { type: 'string' },
         listen: { type: 'string' },
         'body-limit': { type: 'string' },
         'tls-cert': { type: 'string' },
@@ -89,6 +92,15 @@ export function parseServerArgs(
     const schema = get('postgres-schema', 'GREENTIC_STORE_POSTGRES_SCHEMA');
     if (schema !== undefined) options.postgresSchema = schema;
   } else options.db = db ?? './greentic.db';
+  const commitSync = get('commit-sync', 'GREENTIC_STORE_COMMIT_SYNC');
+  if (commitSync !== undefined) {
+    if (commitSync !== 'inline' && commitSync !== 'background') {
+      throw new UsageError(`--commit-sync ${JSON.stringify(commitSync)} must be inline or background`);
+    }
+    if (postgres !== undefined)
+      throw new UsageError('--commit-sync applies to SQLite only; Postgres syncs its own WAL');
+    options.commitSync = commitSync;
+  }
 
   const listen = get('listen', 'GREENTIC_STORE_LISTEN') ?? '127.0.0.1:8787';
   const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):([0-9]{1,5})$/.exec(listen);

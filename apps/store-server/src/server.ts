@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GreenticStore } from '@greentic/store-contract';
+import type { CommitSync } from '@greentic/store-sql';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { createStoreApp, routeTableOf, type StoreAppEnv, storeTokenDirectory } from './app';
@@ -25,6 +26,11 @@ export interface StartStoreServerOptions {
   readonly postgres?: string;
   /** Postgres schema holding the store's tables (default `greentic`). */
   readonly postgresSchema?: string;
+  /**
+   * How SQLite group commits are made durable (default `inline`): `inline` syncs inside COMMIT; `background` syncs
+   * the WAL on the thread pool while the event loop goes on (for disks whose sync is slow next to a request's CPU).
+   */
+  readonly commitSync?: CommitSync;
   /** Interface to bind (default 127.0.0.1). */
   readonly host?: string;
   /** Port (default 8787; 0 picks a free one). */

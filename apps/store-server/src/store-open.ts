@@ -11,7 +11,7 @@ export async function openConfiguredStore(options: {
   readonly db?: string;
   readonly postgres?: string;
   readonly postgresSchema?: string;
-  /** How SQLite group commits are made durable (default `background`; see @greentic/store-sql). */
+  /** How SQLite group commits are made durable (default `inline`; see @greentic/store-sql). */
   readonly commitSync?: CommitSync;
 }): Promise<GreenticStore> {
   if (options.postgres !== undefined) {
@@ -20,6 +20,5 @@ export async function openConfiguredStore(options: {
       ...(options.postgresSchema === undefined ? {} : { schema: options.postgresSchema }),
     });
   }
-  // Many clients write at once: the WAL sync of a group commit runs off the event loop while the next group gathers.
-  return openSqliteStore({ file: options.db ?? './greentic.db', commitSync: options.commitSync ?? 'background' });
+  return openSqliteStore({ file: options.db ?? './greentic.db', commitSync: options.commitSync ?? 'inline' });
 }
