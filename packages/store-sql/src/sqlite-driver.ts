@@ -60,8 +60,14 @@ export class SqliteDriver implements SqlDriver {
   private scheduled = false;
   private busy = false;
   private closed = false;
-  /** Whether the request running now is alone in its transaction (no savepoint of its own). */
-  private alone = false;
+  /**
+   * How the requests of the running transaction are kept apart: `alone` (one request, no savepoint), `optimistic`
+   * (a group without savepoints), `savepoints` (a group, a savepoint each).
+   */
+  private mode: 'alone' | 'optimistic' | 'savepoints' = 'alone';
+  /** Statements run through `run` so far, and their count when the running request started. */
+  private runs = 0;
+  private runsAtStart = 0;
   private readonly idle: (() => void)[] = [];
   private readonly q: SqlQueryable;
   private readonly maxBatch: number;
@@ -93,7 +99,10 @@ export class SqliteDriver implements SqlDriver {
     const sync: SqlSyncQueryable = {
       get: (sql, params = []) => this.prepare(sql).get(...params) as SqlRow | undefined,
       all: (sql, params = []) => this.prepare(sql).all(...params) as SqlRow[],
-      run: (sql, params = []) => this.prepare(sql).run(...params).changes,
+      run: (sql, params = []) => {
+        this.runs++;
+        return this.prepare(sql).run(...params).changes;
+      },
     };
     this.q = {
       get: async (sql, params) => sync.get(sql, params),
@@ -101,7 +110,13 @@ export class SqliteDriver implements SqlDriver {
       run: async (sql, params) => sync.run(sql, params),
       sync,
       undoRequest: () => {
-        if (!this.alone) {
+        if (this.mode === 'optimistic') {
+          // Without savepoints, only a request that has not written anything yet can be undone in place; for any
+          // other the group starts over, a savepoint each (see commitBatch).
+          if (this.runs !== this.runsAtStart) throw new RegroupWithSavepoints();
+          return;
+        }
+        if (this.mode === 'savepoints') {
           this.db.exec('ROLLBACK TO request');
           return;
         }
@@ -266,7 +281,7 @@ export class SqliteDriver implements SqlDriver {
     const outcomes: { ok: boolean; v: unknown }[] = [];
     try {
       this.db.exec('BEGIN IMMEDIATE');
-      this.alone = batch.length === 1;
+      this.mode = batch.length === 1 ? 'alone' : 'optimistic';
       if (batch.length === 1 && batch[0]) {
         // Alone in its transaction, a request needs no savepoint: if it throws, the whole transaction is rolled
         // back, which leaves exactly as little trace (and skips two statements and the savepoint journal).
@@ -277,7 +292,14 @@ export class SqliteDriver implements SqlDriver {
           batch[0].reject(e);
           return;
         }
-      } else {
+      } else if (!(await this.runOptimistic(batch, outcomes))) {
+        // A request threw, or asked to undo what it had written: start the group over, each request in a savepoint
+        // of its own, so it leaves no trace while the others go through. Requests run again from the start of the
+        // transaction: a request's work must be its statements (plus caches it may keep of what it wrote).
+        this.db.exec('ROLLBACK');
+        this.db.exec('BEGIN IMMEDIATE');
+        this.mode = 'savepoints';
+        outcomes.length = 0;
         for (const p of batch) {
           this.db.exec('SAVEPOINT request');
           try {
@@ -315,10 +337,33 @@ export class SqliteDriver implements SqlDriver {
     else settle();
   }
 
+  /**
+   * Run a group without savepoints (a savepoint each costs every request a copy of each page it touches): true
+   * when every request returned and none had to undo written work, false as soon as one threw or did.
+   */
+  private async runOptimistic(batch: Pending[], outcomes: { ok: boolean; v: unknown }[]): Promise<boolean> {
+    for (const p of batch) {
+      this.runsAtStart = this.runs;
+      try {
+        outcomes.push({ ok: true, v: await p.fn(this.q) });
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private finishBatch(): void {
     this.busy = false;
     for (const r of this.idle.splice(0)) r();
     if (this.queue.length > 0) this.schedule();
+  }
+}
+
+/** Thrown by `undoRequest` inside an optimistic group whose request has written: the group starts over. */
+class RegroupWithSavepoints extends Error {
+  constructor() {
+    super('[store-sql] internal: the group runs again with a savepoint per request');
   }
 }
 

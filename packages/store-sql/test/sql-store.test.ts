@@ -211,6 +211,37 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  it('a group runs without savepoints; a request that undoes written work regroups it, and every request applies once', async () => {
+    const store = await openSqliteStore({ file: join(tempDir(), 's.db') });
+    // undoRequest after a write: inside a group without savepoints the group starts over with a savepoint each
+    const undoing = () =>
+      store.unsafeWrite(async (tx) => {
+        await tx.run("INSERT INTO objects VALUES ('environment', 'undone', '', '{}', 'x', 'v0')");
+        tx.undoRequest?.();
+        await tx.run("UPDATE meta SET v = v WHERE k = 'state'");
+        return 'kept';
+      });
+    const [a, undone, b, conflict] = await Promise.allSettled([
+      store.putEnvironment(env('a'), opts()),
+      undoing(),
+      store.putEnvironment(env('b'), opts()),
+      store.setConfig('a', { n: 1 }, opts({ expectedVersion: 'v999-stale' })),
+    ]);
+    expect([a.status, undone.status, b.status]).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(undone.status === 'fulfilled' && undone.value).toBe('kept');
+    expect(conflict.status === 'rejected' && isStoreError(conflict.reason, 'version-conflict')).toBe(true);
+    expect((await store.listEnvironments()).map((e) => e.value.name)).toEqual(['a', 'b']);
+    // each request applied exactly once: two creations and one refusal in the chain, nothing twice
+    const audit = await store.queryAudit();
+    expect(audit.map((e) => [e.action, e.outcome])).toEqual([
+      ['environment.put', 'applied'],
+      ['environment.put', 'applied'],
+      ['config.set', 'refused'],
+    ]);
+    expect(await store.verifyIntegrity()).toMatchObject({ ok: true, audit: { ok: true, entries: 3 } });
+    await store.close();
+  });
+
   it('background commit sync: no write is acknowledged, and no read shows it, before the WAL sync after its COMMIT returns', async () => {
     const file = join(tempDir(), 'bg.db');
     const db = new Database(file);
