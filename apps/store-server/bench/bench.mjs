@@ -2,12 +2,12 @@
 // one-fsync-per-request ceiling over the same HTTP stack, all measured in this run. Goals (issue 4): reads ≥ 0.6 ×
 // bare GET; durable writes ≥ 2 × the naive ceiling with p99 ≤ 10 ms. Each server runs in a process of its own
 // (bench/targets.mjs), so autocannon does not steal its CPU and no server changes another one's globals.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { casWrites } from './cas-writes.mjs';
 import { startTarget } from './start-target.mjs';
 
 const CONNECTIONS = 32;
@@ -30,57 +30,6 @@ async function measure(name, opts) {
   const r = await run(opts);
   const bad = r.non2xx + r.errors + r.timeouts;
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad };
-}
-
-/**
- * 32 keep-alive connections, each writing its own environment's config with If-Match (the tag of its previous
- * answer) and a fresh Idempotency-Key, back to back for `seconds`. Only 200s count as done.
- */
-async function casWrites(name, base, etags, seconds) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const { hostname, port } = new URL(base);
-  const latencies = [];
-  let bad = 0;
-  const end = performance.now() + seconds * 1000;
-  const put = (slot, body) =>
-    new Promise((ok, fail) => {
-      const started = performance.now();
-      const req = http.request(
-        {
-          agent,
-          hostname,
-          port,
-          method: 'PUT',
-          path: `/v1/environments/bench-${slot}/config`,
-          headers: {
-            ...auth,
-            'if-match': etags[slot],
-            'idempotency-key': randomUUID(),
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            latencies.push(performance.now() - started);
-            if (res.statusCode === 200) etags[slot] = res.headers.etag;
-            else bad++;
-            ok();
-          });
-        },
-      );
-      req.on('error', fail);
-      req.end(body);
-    });
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, slot) => {
-      for (let n = 0; performance.now() < end; n++) await put(slot, JSON.stringify({ n }));
-    }),
-  );
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10;
-  return { name, rps: (latencies.length - bad) / seconds, p50: at(0.5), p99: at(0.99), bad };
 }
 
 /** The disk alone: one write + fsync after another, no HTTP (for reference; the ratio uses the HTTP ceiling). */
@@ -145,8 +94,8 @@ try {
     ],
     // Durable CAS writes: 32 connections, each the only writer of its own environment, chaining If-Match from the
     // previous answer (autocannon cannot carry a tag from one response to the next request).
-    ['writes', (d) => casWrites(writeName, store, etags, d)],
-    ['ceiling', (d) => casWrites(ceilingName, naive, naiveTags, d)],
+    ['writes', (d) => casWrites({ name: writeName, base: store, etags, seconds: d, headers: auth })],
+    ['ceiling', (d) => casWrites({ name: ceilingName, base: naive, etags: naiveTags, seconds: d, headers: auth })],
   ];
   for (const [, run] of figures) await run(1); // warm-up
   const rounds = [];

@@ -5,12 +5,12 @@
 // server CPU per request (user + system, from /proc) of store reads (GET environment) and of durable CAS writes
 // (PUT config with If-Match and a fresh Idempotency-Key, as bench.mjs sends them), per round and as medians.
 // ROUNDS (default 8), SECS (default 3), MODE (rw, r or w).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { casWrites } from './cas-writes.mjs';
 import { startTarget } from './start-target.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 8);
@@ -37,49 +37,7 @@ const reads = (url, seconds) =>
   );
 
 /** bench.mjs's CAS writes: each of 32 connections writes its own environment, chaining If-Match. */
-async function writes(url, etags, seconds) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-  const { hostname, port } = new URL(url);
-  let done = 0;
-  let bad = 0;
-  const end = performance.now() + seconds * 1000;
-  const put = (slot, body) =>
-    new Promise((ok, fail) => {
-      const req = http.request(
-        {
-          agent,
-          hostname,
-          port,
-          method: 'PUT',
-          path: `/v1/environments/bench-${slot}/config`,
-          headers: {
-            ...auth,
-            'if-match': etags[slot],
-            'idempotency-key': randomUUID(),
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            done++;
-            if (res.statusCode === 200) etags[slot] = res.headers.etag;
-            else bad++;
-            ok();
-          });
-        },
-      );
-      req.on('error', fail);
-      req.end(body);
-    });
-  await Promise.all(
-    Array.from({ length: 32 }, async (_, slot) => {
-      for (let n = 0; performance.now() < end; n++) await put(slot, JSON.stringify({ n }));
-    }),
-  );
-  agent.destroy();
-  return { done, bad };
-}
+const writes = (url, etags, seconds) => casWrites({ name: 'write', base: url, etags, seconds, headers: auth });
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
