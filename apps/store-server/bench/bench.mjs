@@ -67,6 +67,9 @@ try {
   // The machine's speed drifts (a shared VM: the same bare GET has read 23k and 43k req/s minutes apart); figures
   // measured minutes apart would compare two machines, figures measured in the same round compare one.
   const writeName = 'durable CAS write (PUT config, If-Match)';
+  /** A slot's current tag, read afresh (for writes still in flight when a run ended). */
+  const tagOf = (base) => async (slot) =>
+    (await fetch(`${base}/v1/environments/bench-${slot}`, { headers: auth })).headers.get('etag');
   const ceilingName = 'naive ceiling (1 write+fsync / request)';
   // The naive server ignores the tags, so none of its writes are refused.
   const naiveTags = Array.from({ length: CONNECTIONS }, () => '"v0"');
@@ -92,9 +95,12 @@ try {
           duration: d,
         }),
     ],
-    // Durable CAS writes: 32 connections, each the only writer of its own environment, chaining If-Match from the
-    // previous answer (autocannon cannot carry a tag from one response to the next request).
-    ['writes', (d) => casWrites({ name: writeName, base: store, etags, seconds: d, headers: auth })],
+    // Durable CAS writes through autocannon as well (bench/cas-writes.mjs): 32 connections over 32 environments,
+    // each request with If-Match from the previous answer for its environment and a fresh Idempotency-Key.
+    [
+      'writes',
+      (d) => casWrites({ name: writeName, base: store, etags, seconds: d, headers: auth, refresh: tagOf(store) }),
+    ],
     ['ceiling', (d) => casWrites({ name: ceilingName, base: naive, etags: naiveTags, seconds: d, headers: auth })],
   ];
   for (const [, run] of figures) await run(1); // warm-up

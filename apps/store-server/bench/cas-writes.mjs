@@ -1,57 +1,52 @@
-// The durable CAS write load shared by bench.mjs and cpu-ab.mjs: `connections` keep-alive connections, each writing
-// its own environment's config (`bench-<slot>`) with If-Match (the tag of its previous answer) and a fresh
-// Idempotency-Key, back to back for `seconds`. Only 200s count as done.
+// The durable CAS write load shared by bench.mjs and cpu-ab.mjs, driven by autocannon like every other figure of
+// the bench: `connections` keep-alive connections write the configs of as many environments (`bench-<slot>`),
+// each request with If-Match (the slot's tag from its previous answer) and a fresh Idempotency-Key. A request takes
+// a free slot and its answer hands the slot back with the new tag, so no two requests in flight write the same
+// environment and every write is a CAS on a tag the client was given. Only 200s count as done.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import autocannon from 'autocannon';
 
 /**
- * Runs the load against `base` and resolves to its throughput and latency: `{ name, rps, p50, p99, done, bad }`.
- * `etags[slot]` holds each connection's current tag and is updated as answers arrive.
+ * Runs the load against `base` and resolves to `{ name, rps, p50, p99, done, bad }` (latency in ms, as autocannon
+ * reports it). `etags[slot]` holds each slot's current tag and is kept up to date; `refresh(slot)` (optional)
+ * reads a slot's tag afresh, for the slots whose answers were still in flight when the run ended.
  */
-export async function casWrites({ name, base, etags, seconds, headers, connections = 32 }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const { hostname, port } = new URL(base);
-  const latencies = [];
-  let bad = 0;
-  const end = performance.now() + seconds * 1000;
-  const put = (slot, body) =>
-    new Promise((ok, fail) => {
-      const started = performance.now();
-      const req = http.request(
-        {
-          agent,
-          hostname,
-          port,
-          method: 'PUT',
-          path: `/v1/environments/bench-${slot}/config`,
-          headers: {
-            ...headers,
-            'if-match': etags[slot],
-            'idempotency-key': randomUUID(),
-            'content-length': Buffer.byteLength(body),
-          },
+export async function casWrites({ name, base, etags, seconds, headers, connections = 32, refresh }) {
+  if (etags.length < connections) throw new Error(`casWrites: ${connections} connections need as many slots`);
+  const free = etags.map((_, slot) => slot);
+  const r = await autocannon({
+    url: base,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'PUT',
+        setupRequest: (req, context) => {
+          const slot = free.pop();
+          context.slot = slot;
+          req.path = `/v1/environments/bench-${slot}/config`;
+          req.body = JSON.stringify({ n: Date.now() });
+          req.headers = { ...headers, 'if-match': etags[slot], 'idempotency-key': randomUUID() };
+          return req;
         },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            latencies.push(performance.now() - started);
-            if (res.statusCode === 200) etags[slot] = res.headers.etag;
-            else bad++;
-            ok();
-          });
+        onResponse: (status, _body, context, answer) => {
+          if (status === 200) etags[context.slot] = answer.ETag ?? answer.etag;
+          free.push(context.slot);
         },
-      );
-      req.on('error', fail);
-      req.end(body);
-    });
-  await Promise.all(
-    Array.from({ length: connections }, async (_, slot) => {
-      for (let n = 0; performance.now() < end; n++) await put(slot, JSON.stringify({ n }));
-    }),
-  );
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10;
-  const done = latencies.length - bad;
-  return { name, rps: done / seconds, p50: at(0.5), p99: at(0.99), done, bad };
+      },
+    ],
+  });
+  if (refresh !== undefined) {
+    const unanswered = etags.map((_, slot) => slot).filter((slot) => !free.includes(slot));
+    for (const slot of unanswered) etags[slot] = await refresh(slot);
+  }
+  const done = r['2xx'];
+  return {
+    name,
+    rps: done / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    done,
+    bad: r.non2xx + r.errors + r.timeouts,
+  };
 }

@@ -37,7 +37,16 @@ const reads = (url, seconds) =>
   );
 
 /** bench.mjs's CAS writes: each of 32 connections writes its own environment, chaining If-Match. */
-const writes = (url, etags, seconds) => casWrites({ name: 'write', base: url, etags, seconds, headers: auth });
+const writes = (url, etags, seconds) =>
+  casWrites({
+    name: 'write',
+    base: url,
+    etags,
+    seconds,
+    headers: auth,
+    refresh: async (slot) =>
+      (await fetch(`${url}/v1/environments/bench-${slot}`, { headers: auth })).headers.get('etag'),
+  });
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
