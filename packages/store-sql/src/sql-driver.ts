@@ -19,7 +19,8 @@ export interface SqlQueryable {
    * Undo everything the current request wrote so far and let it go on, in the same transaction, from the state it
    * started in. A driver that offers it spares the store a savepoint of its own around work that may be refused
    * (the SQLite driver: `ROLLBACK TO` the request's savepoint in a group, `ROLLBACK` and `BEGIN` again when the
-   * request is alone in its transaction, where no savepoint was taken).
+   * request is alone in its transaction, where no savepoint was taken). A request writes through `run` only: the
+   * SQLite driver counts those statements to tell whether a request in a group without savepoints has written.
    */
   readonly undoRequest?: () => void;
 }
