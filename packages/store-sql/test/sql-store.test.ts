@@ -242,6 +242,74 @@ describe('sqlite specifics', () => {
     await store.close();
   });
 
+  it('property: a group of good, refused, failing and undoing requests gives each its own outcome, applied once', async () => {
+    type Op = 'good' | 'conflict' | 'invalid' | 'throws' | 'undoes';
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<Op>('good', 'conflict', 'invalid', 'throws', 'undoes'), {
+          minLength: 2,
+          maxLength: 12,
+        }),
+        async (ops) => {
+          const store = await openSqliteStore({ file: join(tempDir(), 'p.db') });
+          await store.unsafeWrite((tx) => tx.run('CREATE TABLE scratch (id TEXT PRIMARY KEY)'));
+          const base = await store.putEnvironment(env('base'), opts());
+          const scratch = (tx: { run: (sql: string, p?: unknown[]) => Promise<number> }, id: string) =>
+            tx.run('INSERT INTO scratch VALUES (?)', [id]);
+          // issued in one tick: one group commit
+          const calls = ops.map((op, i) => {
+            switch (op) {
+              case 'good':
+                return store.putEnvironment(env(`good-${i}`), opts());
+              case 'conflict':
+                return store.setConfig('base', { i }, opts({ expectedVersion: `${base.version}-stale` }));
+              case 'invalid':
+                return store.putEnvironment({ name: `BAD_${i}`, slots: {}, config: {} }, opts());
+              case 'throws':
+                return store.unsafeWrite(async (tx) => {
+                  await scratch(tx, `thrown-${i}`);
+                  throw new Error(`boom ${i}`);
+                });
+              case 'undoes':
+                return store.unsafeWrite(async (tx) => {
+                  await scratch(tx, `undone-${i}`);
+                  tx.undoRequest?.();
+                  await scratch(tx, `kept-${i}`);
+                  return i;
+                });
+            }
+          });
+          const results = await Promise.allSettled(calls);
+          ops.forEach((op, i) => {
+            const r = results[i];
+            if (op === 'good' || op === 'undoes') expect(r?.status).toBe('fulfilled');
+            else if (op === 'throws') expect(r?.status === 'rejected' && String(r.reason)).toContain(`boom ${i}`);
+            else {
+              const code = op === 'conflict' ? 'version-conflict' : 'invalid';
+              expect(r?.status === 'rejected' && isStoreError(r.reason, code)).toBe(true);
+            }
+          });
+          const names = (await store.listEnvironments()).map((e) => e.value.name).filter((n) => n !== 'base');
+          const expected = ops.flatMap((op, i) => (op === 'good' ? [`good-${i}`] : []));
+          expect(names.sort()).toEqual(expected.sort());
+          const rows = await store.unsafeWrite(async (tx) => (await tx.all('SELECT id FROM scratch')).map((r) => r.id));
+          expect([...rows].sort()).toEqual(ops.flatMap((op, i) => (op === 'undoes' ? [`kept-${i}`] : [])).sort());
+          // the audit chain holds each applied or refused request exactly once (plus the base environment)
+          const audit = await store.queryAudit();
+          const requests = audit.map((e) => e.requestId);
+          expect(new Set(requests).size).toBe(requests.length);
+          const applied = audit.filter((e) => e.outcome === 'applied').length;
+          const refused = audit.filter((e) => e.outcome === 'refused').length;
+          expect(applied).toBe(1 + expected.length);
+          expect(refused).toBe(ops.filter((op) => op === 'conflict' || op === 'invalid').length);
+          expect(await store.verifyIntegrity()).toMatchObject({ ok: true, audit: { ok: true } });
+          await store.close();
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('background commit sync: no write is acknowledged, and no read shows it, before the WAL sync after its COMMIT returns', async () => {
     const file = join(tempDir(), 'bg.db');
     const db = new Database(file);
