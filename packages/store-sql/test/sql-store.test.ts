@@ -270,7 +270,7 @@ describe('sqlite specifics', () => {
                   await scratch(tx, `thrown-${i}`);
                   throw new Error(`boom ${i}`);
                 });
-              case 'undoes':
+              default: // 'undoes'
                 return store.unsafeWrite(async (tx) => {
                   await scratch(tx, `undone-${i}`);
                   tx.undoRequest?.();
