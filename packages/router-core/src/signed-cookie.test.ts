@@ -38,6 +38,21 @@ describe('createCookieSigner', () => {
     }
   });
 
+  it('accepts only the canonical spelling of a signature (spare bits and stray characters refused)', () => {
+    const s = createCookieSigner({ keys: [keyA] });
+    const good = s.sign('acme/support', 'r7');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(good.at(-1) ?? '');
+    // 32 bytes take 43 characters, whose last two bits are spare: flipping one decodes to the same MAC
+    const spareBit = good.slice(0, -1) + alphabet[last ^ 1];
+    expect(Buffer.from(spareBit.split('.')[3] ?? '', 'base64url')).toEqual(
+      Buffer.from(good.split('.')[3] ?? '', 'base64url'),
+    );
+    expect(s.verify('acme/support', spareBit)).toBeUndefined();
+    expect(s.verify('acme/support', `${good}=`)).toBeUndefined();
+    expect(s.verify('acme/support', good)).toBe('r7');
+  });
+
   it('never accepts a tampered or random value (property)', () => {
     const s = createCookieSigner({ keys: [keyA] });
     const good = s.sign('acme/support', 'r7');

@@ -84,8 +84,11 @@ export function createCookieSigner(options: CookieSignerOptions): CookieSigner {
     const expiresText = value.slice(b + 1, c);
     const expires = Number(expiresText);
     if (!Number.isInteger(expires) || expires * 1000 <= now()) return undefined;
-    const given = Buffer.from(value.slice(c + 1), 'base64url');
-    if (given.length !== 32) return undefined;
+    const signature = value.slice(c + 1);
+    const given = Buffer.from(signature, 'base64url');
+    // Only the canonical encoding: base64url decoding ignores the last character's two spare bits (and stray
+    // characters), so other spellings of the same MAC would otherwise verify too.
+    if (given.length !== 32 || given.toString('base64url') !== signature) return undefined;
     const payload = `${deploymentKey}|${revisionId}|${expiresText}`;
     for (const key of keys) {
       if (timingSafeEqual(mac(key, payload), given)) {
