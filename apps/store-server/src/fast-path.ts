@@ -117,7 +117,6 @@ interface TableMatch {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** Header fields Node keeps only once in `headers`; node-server joins every occurrence of them from `rawHeaders`. */
 const isHttpWhitespace = (code: number) => code === 9 || code === 10 || code === 13 || code === 32;
 
 function trimHttpWhitespace(value: string): string {
@@ -132,7 +131,8 @@ function trimHttpWhitespace(value: string): string {
 const FORBIDDEN_VALUE = /[\0\r\n]/;
 
 /**
- * A request header as node-server's `Headers` answers `get(name)` for an HTTP/1 request: every occurrence in
+ * A request header as node-server's `Headers` answers `get(name)` for an HTTP/1 request (Node keeps some fields
+ * only once in `headers`, so this reads `rawHeaders`): every occurrence in
  * `rawHeaders`, trimmed, joined with ", " (cookies with "; "); undefined when absent. A value the Fetch API would
  * refuse throws, as materialising node-server's `Headers` does.
  */

@@ -20,5 +20,8 @@ export async function openConfiguredStore(options: {
       ...(options.postgresSchema === undefined ? {} : { schema: options.postgresSchema }),
     });
   }
-  return openSqliteStore({ file: options.db ?? './greentic.db', commitSync: options.commitSync ?? 'inline' });
+  return openSqliteStore({
+    file: options.db ?? './greentic.db',
+    ...(options.commitSync === undefined ? {} : { commitSync: options.commitSync }),
+  });
 }

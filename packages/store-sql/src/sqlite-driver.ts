@@ -162,6 +162,7 @@ export class SqliteDriver implements SqlDriver {
     if (this.synced < this.committed && !this.syncFailure) await this.durable(this.committed).catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.holdTimer);
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }

@@ -351,8 +351,7 @@ describe('sqlite specifics', () => {
     await turns(2);
     // a failed sync: the waiting writes fail as unavailable, nothing unsynced is shown, no further write is taken
     const third = driver.write(async (tx) => tx.run('INSERT INTO t VALUES (3)'));
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
+    await turns(2);
     const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
     syncs[2]?.done(eio);
     await expect(third).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('restart it') });
