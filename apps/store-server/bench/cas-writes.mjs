@@ -29,14 +29,22 @@ export async function casWrites({ name, base, etags, seconds, headers, connectio
           req.headers = { ...headers, 'if-match': etags[slot], 'idempotency-key': randomUUID() };
           return req;
         },
-        onResponse: (status, _body, context, answer) => {
+        onResponse: (status, body, context, answer) => {
           if (status === 200) etags[context.slot] = answer.ETag ?? answer.etag;
+          // A stale tag (a write of the previous run landed after its slot was refreshed): take the current one
+          // from the problem body, so one stale slot costs one refused write, not every write of the run.
+          else if (status === 412) {
+            const current = JSON.parse(body).currentVersion;
+            if (typeof current === 'string') etags[context.slot] = `"${current}"`;
+          }
           free.push(context.slot);
         },
       },
     ],
   });
   if (refresh !== undefined) {
+    // autocannon ends its run without waiting for the answers in flight; let those writes land before reading.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const unanswered = etags.map((_, slot) => slot).filter((slot) => !free.includes(slot));
     for (const slot of unanswered) etags[slot] = await refresh(slot);
   }
