@@ -19,13 +19,19 @@ import {
   type Router,
   type TrustPolicy,
 } from '@greentic/router-core';
-import { Agent, type Dispatcher as UndiciDispatcher } from 'undici';
 import { type ConfigSource, createFolderConfigSource } from './config-source';
 import { DispatcherError, type DispatcherErrorCode, PROBLEMS, problemBody } from './errors';
 import { createMetrics, type RevisionStats } from './metrics';
 import { downstreamResponseHeaders, droppedRequestHeaders, upstreamRequestHeaders } from './proxy-headers';
 import { createRedisPinStore } from './redis-pin-store';
 import { createStoreConfigSource } from './store-config-source';
+import {
+  UpstreamClient,
+  type UpstreamController,
+  UpstreamError,
+  type UpstreamHandler,
+  type UpstreamHeaders,
+} from './upstream-client';
 
 /** How to start a dispatcher. Only a config source is required. */
 export interface DispatcherOptions {
@@ -140,12 +146,12 @@ const SMALL_BODY = 16 * 1024;
 type ExchangeEnd = (exchange: Exchange, err: Error | null) => void;
 
 /**
- * One proxied request, as the undici dispatch handler: the upstream's status and headers go to `res.writeHead`,
- * its body chunks to `res.write` (pausing the upstream while the client is slow), its end to `res.end`. One
- * object per request; no stream adapter, no per-request closures on the fast path.
+ * One proxied request, as the upstream client's dispatch handler: the upstream's status and headers go to
+ * `res.writeHead`, its body chunks to `res.write` (pausing the upstream while the client is slow), its end to
+ * `res.end`. One object per request; no stream adapter, no per-request closures on the fast path.
  */
-class Exchange implements UndiciDispatcher.DispatchHandler {
-  controller: UndiciDispatcher.DispatchController | null = null;
+class Exchange implements UpstreamHandler {
+  controller: UpstreamController | null = null;
   ended = false;
   clientGone = false;
   /** Body bytes still to come when the upstream sent Content-Length (else -1); the last chunk goes with `end`. */
@@ -163,24 +169,20 @@ class Exchange implements UndiciDispatcher.DispatchHandler {
     readonly onEnd: ExchangeEnd,
   ) {}
 
-  onRequestStart(controller: UndiciDispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
     if (this.clientGone) controller.abort(CLIENT_GONE);
   }
 
-  onResponseStart(
-    _controller: UndiciDispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-  ): void {
-    // 1xx: informational; Node already answered the client's Expect: 100-continue itself.
-    if (statusCode < 200 || this.clientGone) return;
+  onResponseStart(_controller: UpstreamController, statusCode: number, headers: UpstreamHeaders): void {
+    // (1xx answers never get here: the client skips them; Node answered the client's Expect: 100-continue.)
+    if (this.clientGone) return;
     const length = headers['content-length'];
     if (typeof length === 'string') this.remaining = Number(length) || -1;
     this.res.writeHead(statusCode, downstreamResponseHeaders(headers, this.setCookie));
   }
 
-  onResponseData(controller: UndiciDispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.clientGone) return;
     if (this.remaining > 0) {
       this.remaining -= chunk.length;
@@ -206,7 +208,7 @@ class Exchange implements UndiciDispatcher.DispatchHandler {
     this.end(null);
   }
 
-  onResponseError(_controller: UndiciDispatcher.DispatchController | null, err: Error): void {
+  onResponseError(_controller: UpstreamController, err: Error): void {
     this.end(err);
   }
 
@@ -222,8 +224,8 @@ function onResponseClose(this: ServerResponse & { [EXCHANGE]?: Exchange }): void
   const exchange = this[EXCHANGE];
   if (exchange === undefined || exchange.ended) return;
   exchange.clientGone = true;
+  // The controller is set as soon as the request is dispatched; aborting ends the exchange (queued or not).
   if (exchange.controller !== null) exchange.controller.abort(CLIENT_GONE);
-  // Not started yet (queued for a connection): `onRequestStart` aborts it; counted as ended now.
   else exchange.end(CLIENT_GONE);
 }
 
@@ -299,7 +301,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
         })
       : createMemoryPinStore(pinTtl));
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 30_000;
-  const agent = new Agent({
+  const agent = new UpstreamClient({
     connections: options.connectionsPerUpstream ?? 128,
     keepAliveTimeout: 30_000,
     headersTimeout: upstreamTimeoutMs,
@@ -376,6 +378,11 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     stats.record((performance.now() - f.start) / 1000);
     if (stats.inFlight === 0 && !liveKeys.has(f.revision.key)) metrics.forget(f.revision.key);
     if (err === null || err === CLIENT_GONE) return;
+    if (err instanceof UpstreamError && err.code === 'UPSTREAM_REQUEST_BODY') {
+      // The client's request body broke off (it left mid-upload): the client's doing, not the upstream's.
+      f.res.destroy();
+      return;
+    }
     const code = upstreamErrorCode(err);
     metrics.countError(f.deployment.tenant, f.deployment.name, f.revision.id, code);
     if (!f.res.headersSent) {
@@ -444,7 +451,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       {
         origin: upstream.origin,
         path: upstream.basePath === '' ? (req.url ?? '/') : upstream.basePath + (req.url ?? '/'),
-        method: (req.method ?? 'GET') as UndiciDispatcher.HttpMethod,
+        method: req.method ?? 'GET',
         headers: upstreamRequestHeaders(
           req.rawHeaders,
           headers,
@@ -648,16 +655,16 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
   };
 }
 
+/** Too slow (a connect, headers or body timeout) → 504; anything else the upstream did → 502. */
 function upstreamErrorCode(err: Error): DispatcherErrorCode {
-  const code = errorCodeOf(err);
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
-    ? 'upstream-timeout'
-    : 'upstream-unavailable';
+  return err instanceof UpstreamError && err.isTimeout ? 'upstream-timeout' : 'upstream-unavailable';
 }
 
+/** The short cause shown in a 502's detail: the system code (ECONNREFUSED, ECONNRESET) or the client's code. */
 function errorCodeOf(err: Error): string {
-  const e = err as Error & { code?: string; cause?: { code?: string } };
-  return e.code ?? e.cause?.code ?? err.name;
+  if (err instanceof UpstreamError) return err.reason;
+  const e = err as Error & { code?: string };
+  return e.code ?? err.name;
 }
 
 function urlOf(server: Server): string {
