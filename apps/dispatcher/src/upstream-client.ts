@@ -863,6 +863,7 @@ class Connection {
           const end = buf.indexOf(CRLF2, pos);
           if (end < 0) {
             if (buf.length - pos >= max + 4) throw protocolError('the response head is too large');
+            checkPartialHead(buf, pos, pos);
             this.appendHead(buf, pos);
             return;
           }
@@ -877,6 +878,7 @@ class Connection {
           const end = joined.indexOf(CRLF2, had > 3 ? had - 3 : 0);
           if (end < 0) {
             if (this.headLen >= max + 4) throw protocolError('the response head is too large');
+            checkPartialHead(joined, 0, had);
             return;
           }
           if (end > max) throw protocolError('the response head is too large');
@@ -1139,6 +1141,20 @@ class Connection {
     }
     req.handler.onResponseEnd(req, trailers);
     if (reusable && this.req === null && !this.socket.destroyed && this.pool.conns.has(this)) this.pool.release(this);
+  }
+}
+
+const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
+
+/**
+ * A head still incomplete after a read (bytes `start`…, new from `from`): fail now on what can never become a valid
+ * head, rather than wait for the headers timeout: not starting with `HTTP/1.`, or an LF without its CR.
+ */
+function checkPartialHead(buf: Buffer, start: number, from: number): void {
+  const n = Math.min(buf.length - start, HTTP1.length);
+  if (buf.compare(HTTP1, 0, n, start, start + n) !== 0) throw protocolError('no HTTP/1.x status line');
+  for (let i = buf.indexOf(LF, from); i >= 0; i = buf.indexOf(LF, i + 1)) {
+    if (i === start || buf[i - 1] !== CR) throw protocolError('a bare LF in the head');
   }
 }
 
