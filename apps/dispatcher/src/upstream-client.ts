@@ -143,6 +143,14 @@ const B_NONE = 0;
 const B_SIZED = 1;
 const B_CHUNKED = 2;
 
+/**
+ * A field map with no inherited names: a field called `constructor` or `toString` is a field like any other. (A
+ * class whose prototype has a null prototype keeps V8's fast properties, unlike `Object.create(null)`.)
+ */
+function NullFields(): void {}
+NullFields.prototype = Object.create(null);
+const Fields = NullFields as unknown as { new (): UpstreamHeaders };
+
 /** Where a request body stream keeps its exchange, so one set of shared listeners serves every body. */
 const EXCHANGE = Symbol('greentic.upstream.exchange');
 type BodyStream = Readable & { [EXCHANGE]?: Exchange | undefined };
@@ -240,6 +248,11 @@ export class UpstreamClient {
       : { connections: pool.conns.size, idle: pool.idle.length, queued: pool.queued() };
   }
 
+  /** @internal a pool with no connection and no waiting request is dropped (a new request makes a new one). */
+  forget(pool: Pool): void {
+    if (this.pools.get(pool.origin) === pool && pool.queued() === 0) this.pools.delete(pool.origin);
+  }
+
   /** @internal a pool lost a connection: when closing and none are left, resolve `close()`. */
   checkClosed(): void {
     if (!this.closed) return;
@@ -269,6 +282,7 @@ class Pool {
 
   private constructor(
     readonly client: UpstreamClient,
+    readonly origin: string,
     readonly host: string,
     readonly port: number,
     readonly secure: boolean,
@@ -287,7 +301,8 @@ class Pool {
     }
     const secure = url.protocol === 'https:';
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    return new Pool(client, host, url.port === '' ? (secure ? 443 : 80) : Number(url.port), secure, url.host);
+    const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+    return new Pool(client, origin, host, port, secure, url.host);
   }
 
   queued(): number {
@@ -362,6 +377,8 @@ class Pool {
       const next = this.nextQueued();
       if (next !== undefined) this.open(next);
     }
+    // Endpoints come and go with revisions: forget an origin with nothing left.
+    if (this.conns.size === 0) this.client.forget(this);
   }
 
   close(): void {
@@ -563,7 +580,12 @@ class Exchange implements UpstreamController {
     }
   }
 
-  detachBody(): void {
+  /**
+   * Stop listening to the request body. Unless `keep` (a retry sends it later), what is left of an unfinished body
+   * is read and dropped, as node:http does for a body nobody reads, so the client can finish sending it and read
+   * the answer it already has (an early answer, a 502).
+   */
+  detachBody(keep = false): void {
     const body = this.body as BodyStream | null;
     if (body === null || body[EXCHANGE] !== this) return;
     body[EXCHANGE] = undefined;
@@ -572,6 +594,8 @@ class Exchange implements UpstreamController {
     body.off('error', onBodyError);
     body.off('close', onBodyClose);
     this.bodyWaiting = false;
+    if (keep) body.pause();
+    else if (!this.bodyDone && !body.destroyed) body.resume();
   }
 
   /**
@@ -807,8 +831,7 @@ class Connection {
       // The upstream closed this kept-alive connection as we wrote to it: once more on a fresh one.
       this.req = null;
       req.retried = true;
-      req.detachBody();
-      req.body?.pause();
+      req.detachBody(true);
       req.state = QUEUED;
       this.pool.open(req); // before letting this one go, so the retry comes before any waiting request
       this.destroy();
@@ -984,7 +1007,7 @@ class Connection {
       throw protocolError(`status line "${head.slice(0, Math.min(eol, 64))}"`);
     }
     const status = d0 * 100 + d1 * 10 + d2;
-    const headers: UpstreamHeaders = {};
+    const headers = new Fields();
     let contentLength = -1;
     let transferEncoding: string | undefined;
     let connection: string | undefined;
@@ -1099,7 +1122,7 @@ class Connection {
     if (i < line.length && !CHUNK_EXTENSION.test(line.slice(i))) throw protocolError('a chunk extension');
     if (size === 0) {
       this.pstate = P_TRAILERS;
-      this.trailers = {};
+      this.trailers = new Fields();
     } else {
       this.pstate = P_CHUNK_DATA;
       this.remaining = size;
@@ -1126,21 +1149,17 @@ class Connection {
   /** The response ended. `extra`: bytes followed it in the same read (no pipelining: the connection is spoiled). */
   private complete(req: Exchange, extra: boolean): void {
     const reusable = this.keepAlive && !extra && req.bodyDone && !this.pool.client.closed;
-    const trailers = this.trailers ?? {};
+    const trailers = this.trailers ?? new Fields();
     this.trailers = null;
     this.req = null;
     this.reused = true;
     req.state = DONE;
     req.conn = null;
     req.detachBody();
-    if (reusable) {
-      this.pstate = P_IDLE;
-      this.timerKind = T_NONE;
-    } else {
-      this.destroy();
-    }
+    // The connection goes back first (to the next waiting request, or idle): whatever the handler does next.
+    if (reusable) this.pool.release(this);
+    else this.destroy();
     req.handler.onResponseEnd(req, trailers);
-    if (reusable && this.req === null && !this.socket.destroyed && this.pool.conns.has(this)) this.pool.release(this);
   }
 }
 
