@@ -1,4 +1,5 @@
-import { request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import net from 'node:net';
 import { type Dispatcher, type DispatcherOptions, startDispatcher } from '../src/index';
 import { UpstreamClient, type UpstreamClientOptions, type UpstreamHeaders } from '../src/upstream-client';
@@ -167,14 +168,18 @@ export interface Fetched {
   readonly rawHeaders: string[];
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Buffer;
+  /** The client connection it came on. */
+  readonly socket: Socket;
 }
 
 export function fetchRaw(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: Buffer; agent?: Agent } = {},
 ): Promise<Fetched> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+    const agent = options.agent ?? false;
+    let socket: Socket | undefined;
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -184,10 +189,15 @@ export function fetchRaw(
           rawHeaders: res.rawHeaders,
           headers: res.headers,
           body: Buffer.concat(chunks),
+          socket: socket!,
         }),
       );
     });
     req.on('error', reject);
+    // Kept from the start: node:http lets go of `res.socket` when a kept-alive socket is handed back.
+    req.on('socket', (s) => {
+      socket = s;
+    });
     req.end(options.body);
   });
 }

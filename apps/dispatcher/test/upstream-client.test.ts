@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -117,6 +117,15 @@ describe('UpstreamClient against real upstreams on 127.0.0.1', () => {
     expect([notModified.status, notModified.headers.etag, notModified.body.length]).toEqual([304, '"x"', 0]);
     expect((await call(c, up.url, '/after')).body.toString()).toBe('after');
     expect(up.accepted()).toBe(1);
+  });
+
+  it('reads fields named like object properties (constructor, toString) as plain fields', async () => {
+    const up = await raw((_req, socket) =>
+      socket.write(sized('ok', '200 OK', 'Constructor: yes\r\ntoString: also\r\nhasOwnProperty: too\r\n')),
+    );
+    const r = await call(client(), up.url);
+    expect(r.status).toBe(200);
+    expect({ ...r.headers }).toMatchObject({ constructor: 'yes', tostring: 'also', hasownproperty: 'too' });
   });
 
   it('skips 100 Continue and 103 Early Hints and answers with the final response', async () => {
@@ -437,6 +446,27 @@ describe('the dispatcher on its upstream client', () => {
     const all = Buffer.concat(pieces);
     expect(await send(Readable.from(pieces))).toEqual({ length: all.length, sha256: digest(all), te: 'chunked' });
     expect(await send(Readable.from([]))).toMatchObject({ length: 0, sha256: digest(Buffer.alloc(0)) });
+  });
+
+  it('passes an early answer (413 before the upload ends) and lets the client finish sending', async () => {
+    // It reads none of the body and answers a little later, when the dispatcher has had to stop reading the upload.
+    const up = await nodeUpstream((_req, res) => {
+      setTimeout(() => {
+        res.writeHead(413, { 'content-type': 'text/plain' });
+        res.end('too big');
+      }, 100);
+    });
+    const d = await dispatcher(up.url);
+    // One kept-alive client connection: the second request goes on it once the whole upload went through.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const sockets = new Set<unknown>();
+    for (const path of ['/upload', '/again']) {
+      const r = await fetchRaw(`${d.url}${path}`, { method: 'POST', body: randomBytes(8 * 1024 * 1024), agent });
+      expect([r.status, r.body.toString()]).toEqual([413, 'too big']);
+      sockets.add(r.socket);
+    }
+    expect(sockets.size).toBe(1);
   });
 
   it('a client that leaves mid-response closes the upstream connection, and the next request is served', async () => {
