@@ -76,7 +76,10 @@ export interface UpstreamHandler {
   onRequestStart?(controller: UpstreamController): void;
   /** The final (non-1xx) response head. */
   onResponseStart(controller: UpstreamController, statusCode: number, headers: UpstreamHeaders): void;
-  /** A piece of the decoded body (chunked framing removed); a view the handler may keep. */
+  /**
+   * A piece of the decoded body (chunked framing removed). It is a view of the client's read buffer, valid only
+   * until this call returns: copy it (`Buffer.from(chunk)`) to keep it or to hand it to a stream write.
+   */
   onResponseData(controller: UpstreamController, chunk: Buffer): void;
   onResponseEnd(controller: UpstreamController, trailers: UpstreamHeaders): void;
   onResponseError(controller: UpstreamController, err: Error): void;
@@ -179,6 +182,12 @@ export class UpstreamClient {
   now = Date.now();
   /** The tick period in ms: a timeout fires between its limit and its limit + 2 ticks. */
   readonly tickMs: number;
+  /**
+   * The one buffer every plain-TCP connection reads into (net's `onread`): no stream machinery and no allocation
+   * per read. Safe to share: each read is parsed to the end before the next one lands, and whatever outlives the
+   * read (a paused remainder, a partial head) is copied out.
+   */
+  readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   closed = false;
   private readonly pools = new Map<string, Pool>();
   private readonly timer: NodeJS.Timeout;
@@ -673,11 +682,15 @@ class Connection {
           ...(net.isIP(pool.host) === 0 ? { servername: pool.host } : {}),
           ...client.tlsOptions,
         })
-      : net.connect({ host: pool.host, port: pool.port });
+      : net.connect({
+          host: pool.host,
+          port: pool.port,
+          onread: { buffer: client.readBuffer, callback: this.onRead },
+        });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on(pool.secure ? 'secureConnect' : 'connect', this.onConnect);
-    socket.on('data', this.onData);
+    if (pool.secure) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -849,6 +862,12 @@ class Connection {
     );
   }
 
+  /** A read into the shared buffer; false pauses the socket (the handler paused). */
+  private onRead = (length: number, buffer: Buffer): boolean => {
+    this.onData(buffer.subarray(0, length));
+    return !this.paused;
+  };
+
   private onData = (chunk: Buffer): void => {
     const req = this.req;
     if (req === null) {
@@ -874,7 +893,7 @@ class Connection {
     while (this.req === req) {
       if (this.paused) {
         // The handler paused (the socket is paused too): keep the rest of this read for resume().
-        this.pending = pos < buf.length ? buf.subarray(pos) : null;
+        this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null; // a copy: the read buffer is reused
         return;
       }
       const state = this.pstate;
