@@ -1,7 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { Agent, createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -241,6 +245,43 @@ describe('UpstreamClient against real upstreams on 127.0.0.1', () => {
     expect(most).toBe(2);
   });
 
+  it('speaks HTTPS to an https: origin, verifying its certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'greentic-upstream-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) =>
+      res.end(`secure ${req.url}`),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanups.push(() => server.closeAllConnections());
+    const origin = `https://localhost:${(server.address() as net.AddressInfo).port}`;
+    const trusting = client({ tls: { ca: cert } });
+    expect((await call(trusting, origin, '/a')).body.toString()).toBe('secure /a');
+    expect((await call(trusting, origin, '/b')).body.toString()).toBe('secure /b');
+    // Without the CA, the certificate is refused: no request goes out.
+    await expect(call(client(), origin, '/c')).rejects.toMatchObject({ code: 'UPSTREAM_CONNECT_FAILED' });
+  });
+
   it('close() lets the request in progress finish, fails the ones waiting and closes the connections', async () => {
     const up = await raw((req, socket) => setTimeout(() => socket.write(sized(req.path)), 100));
     const c = testClient({ connections: 1 });
@@ -446,6 +487,52 @@ describe('the dispatcher on its upstream client', () => {
     const all = Buffer.concat(pieces);
     expect(await send(Readable.from(pieces))).toEqual({ length: all.length, sha256: digest(all), te: 'chunked' });
     expect(await send(Readable.from([]))).toMatchObject({ length: 0, sha256: digest(Buffer.alloc(0)) });
+  });
+
+  it('gives a slow client a large body byte for byte, sized or chunked, holding the upstream meanwhile', async () => {
+    const body = randomBytes(6 * 1024 * 1024 + 7);
+    const up = await nodeUpstream((req, res) => {
+      // /sized: with Content-Length; /chunked: without (node:http chunks it), in 64 KiB writes.
+      res.writeHead(200, req.url === '/sized' ? { 'content-length': body.length } : {});
+      let at = 0;
+      const more = () => {
+        while (at < body.length) {
+          const ok = res.write(body.subarray(at, at + 65536));
+          at += 65536;
+          if (!ok) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    const d = await dispatcher(up.url);
+    for (const path of ['/sized', '/chunked']) {
+      const received = await new Promise<Buffer>((resolve, reject) => {
+        const req = httpRequest(`${d.url}${path}`, { agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          let sinceBreak = 0;
+          res.on('data', (c: Buffer) => {
+            chunks.push(c);
+            sinceBreak += c.length;
+            // Read 512 KiB, then nothing for a while: the dispatcher's writes to this client back up.
+            if (sinceBreak >= 512 * 1024) {
+              sinceBreak = 0;
+              res.pause();
+              setTimeout(() => res.resume(), 25);
+            }
+          });
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect({ path, length: received.length, same: received.equals(body) }).toEqual({
+        path,
+        length: body.length,
+        same: true,
+      });
+    }
   });
 
   it('passes an early answer (413 before the upload ends) and lets the client finish sending', async () => {
