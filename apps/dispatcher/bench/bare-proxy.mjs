@@ -1,8 +1,8 @@
-// The floor for a Node proxy on this machine: node:http in front of an undici keep-alive pool, one dispatch handler
-// per request writing the upstream's answer straight into the response (as the dispatcher does), no routing, no
-// metrics, no header rewriting beyond the hop-by-hop pair. The bench shows it next to the dispatcher so the cost
-// of routing is visible apart from Node's own. Like the dispatcher, it sends a small sized body's last chunk as a
-// latin1 string with `end`, so node:http writes headers and body in one plain write (the cheapest Node path).
+// The reference: node:http in front of an undici keep-alive pool, one dispatch handler per request writing the
+// upstream's answer straight into the response, no routing, no metrics, no header rewriting beyond the hop-by-hop
+// pair. It was the floor for a Node proxy until the dispatcher got its own upstream client (README: "Why not
+// undici"); the bench keeps it so that choice stays measured on every run. Like the dispatcher, it sends a small
+// sized body's last chunk as a latin1 string with `end`, so node:http writes headers and body in one plain write.
 import { createServer } from 'node:http';
 import { Agent } from 'undici';
 

@@ -1,5 +1,5 @@
 // The dispatcher under load, next to its baselines, in one run: the same load (wrk, else autocannon; 32
-// connections) direct to a worker, through a bare undici proxy (the Node floor), through the dispatcher (weighted +
+// connections) direct to a worker, through a bare undici proxy (the reference), through the dispatcher (weighted +
 // signed cookie; sticky cookie; session pin) and through nginx with split_clients (Debian's nginx, one worker
 // process, keep-alive upstreams; installed with apt-get when missing, else that row is skipped).
 // Goal: >= 0.75 of nginx's req/s with p99 <= 2x nginx's; routing decision alone >= 2 M/s in-process.
@@ -252,7 +252,7 @@ try {
     { key: 'direct', label: 'direct to a worker', url: blue, headers: {}, pid: blueWorker.pid },
     {
       key: 'bare',
-      label: 'bare undici proxy (no routing, Node floor)',
+      label: 'bare undici proxy (no routing, reference)',
       url: `http://127.0.0.1:${barePort}`,
       headers: {},
       pid: bareChild.pid,
@@ -304,7 +304,7 @@ try {
   const ratio = (a, b) => (a / b).toFixed(2);
   console.log(`dispatcher weighted / direct  req/s ${ratio(weighted.rps, direct.rps)}`);
   console.log(
-    `dispatcher weighted / bare undici proxy  req/s ${ratio(weighted.rps, bare.rps)}, CPU per request ${ratio(weighted.cpuPerRequest, bare.cpuPerRequest)}x (the cost of routing, metrics, cookies)`,
+    `dispatcher weighted / bare undici proxy  req/s ${ratio(weighted.rps, bare.rps)}, CPU per request ${ratio(weighted.cpuPerRequest, bare.cpuPerRequest)}x (routing, metrics and cookies on the dispatcher's own upstream client)`,
   );
   if (viaNginx) {
     for (const [label, row] of [
