@@ -113,6 +113,8 @@ const INVALID_HEAD = /[^\t\r\n\x20-\x7e\x80-\xff]|\r(?!\n)|(?<!\r)\n/;
 // After the hex size of a chunk: optional whitespace and extensions without controls.
 const CHUNK_EXTENSION = /^[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^\d{1,15}$/;
+// RFC 9110 §9.2.2: the methods a client may send again after a connection failure.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i;
 const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 const CR = 13;
@@ -608,11 +610,13 @@ class Exchange implements UpstreamController {
   }
 
   /**
-   * May this exchange be sent again on a fresh connection? Once only, and only when no byte of its body has been
-   * read from the stream (so the whole request can be sent again). The caller checks that no response byte came.
+   * May this exchange be sent again on a fresh connection? Once only, only for an idempotent method (RFC 9110
+   * §9.2.2: the upstream may have applied a POST before its connection broke, and nothing here can tell), and only
+   * when no byte of its body has been read from the stream (so the whole request can be sent again). The caller
+   * checks that no response byte came.
    */
   retryable(): boolean {
-    return !this.retried && this.bodyBytes === 0;
+    return !this.retried && this.bodyBytes === 0 && IDEMPOTENT.has(this.method);
   }
 }
 

@@ -190,6 +190,17 @@ describe('UpstreamClient against real upstreams on 127.0.0.1', () => {
     expect(up.requests.map((r) => `${r.path}@${r.connection}`)).toEqual(['/a@1', '/b@1', '/b@2', '/c@2', '/c@3']);
   });
 
+  it('never retries a POST: the upstream may have applied it before the connection broke', async () => {
+    const up = await raw((req, socket) => {
+      if (req.index === 2) socket.end();
+      else socket.write(sized(`answer to ${req.path}`));
+    });
+    const c = client();
+    await call(c, up.url, '/first');
+    await expect(call(c, up.url, '/post', { method: 'POST' })).rejects.toMatchObject({ code: 'UPSTREAM_CLOSED' });
+    expect(up.requests.map((r) => `${r.method} ${r.path}@${r.connection}`)).toEqual(['GET /first@1', 'POST /post@1']);
+  });
+
   it('never sends a request body twice: a body already sent on a connection that then closes is an error', async () => {
     const up = await raw((req, socket) => {
       if (req.index === 2) socket.resetAndDestroy();
@@ -406,21 +417,24 @@ describe('the dispatcher on its upstream client', () => {
   });
 
   it('answers 504 when the connection cannot be made in time', async () => {
-    // A listener that never accepts (backlog 0, one connection already queued): a connect to it hangs.
-    const py: ChildProcess = spawn(
-      'python3',
+    // A listener that never accepts: the child blocks its event loop right after listening, and two connections fill
+    // its accept queue (backlog 1 holds two on Linux); a third connect hangs.
+    const listener: ChildProcess = spawn(
+      process.execPath,
       [
-        '-c',
-        "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)",
+        '-e',
+        "const s=require('node:net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{process.stdout.write(s.address().port+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,60000)})",
       ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
-    cleanups.push(() => py.kill());
-    const port = await new Promise<number>((r) => py.stdout!.once('data', (b) => r(Number(String(b).trim()))));
-    const filler = net.connect(port, '127.0.0.1');
-    filler.on('error', () => {});
-    cleanups.push(() => filler.destroy());
-    await new Promise((r) => filler.once('connect', r));
+    cleanups.push(() => listener.kill('SIGKILL'));
+    const port = await new Promise<number>((r) => listener.stdout!.once('data', (b) => r(Number(String(b).trim()))));
+    for (let i = 0; i < 2; i++) {
+      const filler = net.connect(port, '127.0.0.1');
+      filler.on('error', () => {});
+      cleanups.push(() => filler.destroy());
+      await new Promise((r) => filler.once('connect', r));
+    }
     const d = await dispatcher(`http://127.0.0.1:${port}`, { connectTimeoutMs: 300 });
     const r = await get(d.url, '/');
     expect(r.status).toBe(504);
