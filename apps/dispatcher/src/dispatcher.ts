@@ -302,7 +302,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
         })
       : createMemoryPinStore(pinTtl));
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 30_000;
-  const agent = new UpstreamClient({
+  const upstreamClient = new UpstreamClient({
     connections: options.connectionsPerUpstream ?? 128,
     keepAliveTimeout: 30_000,
     headersTimeout: upstreamTimeoutMs,
@@ -448,7 +448,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     (res as ServerResponse & { [EXCHANGE]?: Exchange })[EXCHANGE] = exchange;
     res.on('close', onResponseClose);
     const socket = req.socket;
-    agent.dispatch(
+    upstreamClient.dispatch(
       {
         origin: upstream.origin,
         path: upstream.basePath === '' ? (req.url ?? '/') : upstream.basePath + (req.url ?? '/'),
@@ -596,7 +596,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     server.close();
     admin.close();
     await source.close();
-    await agent.close();
+    await upstreamClient.close();
     throw new DispatcherError('invalid-option', `cannot listen: ${(cause as Error).message}`, { cause });
   }
   const url = urlOf(server);
@@ -647,7 +647,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       while (totalInFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await source.close();
-      await agent.close();
+      await upstreamClient.close();
       admin.close();
       admin.closeAllConnections();
       if (ownPinStore) await pinStore.close?.();
