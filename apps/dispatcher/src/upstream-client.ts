@@ -749,10 +749,7 @@ class Connection {
     if (elapsed < this.timerLimit + this.pool.client.tickMs) return;
     const client = this.pool.client;
     if (this.timerKind === T_CONNECT) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      this.destroy();
-      waiting?.finish(
+      this.failConnect(
         new UpstreamError(
           'UPSTREAM_CONNECT_TIMEOUT',
           `no connection to ${this.pool.hostHeader} within ${client.connectTimeout} ms`,
@@ -796,6 +793,14 @@ class Connection {
     this.pool.remove(this);
   }
 
+  /** The connection could not be made: it goes, and the exchange it was opened for (if still waiting) fails. */
+  private failConnect(err: UpstreamError): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    this.destroy();
+    waiting?.finish(err);
+  }
+
   /** The exchange fails with `err` and the connection is not reused. */
   fail(err: Error): void {
     const req = this.req;
@@ -825,10 +830,7 @@ class Connection {
   /** The socket ended, failed or closed. */
   private socketGone(err: (Error & { code?: string }) | null): void {
     if (!this.connected) {
-      const waiting = this.waiting;
-      this.waiting = null;
-      this.destroy();
-      waiting?.finish(
+      this.failConnect(
         new UpstreamError(
           'UPSTREAM_CONNECT_FAILED',
           `cannot connect to ${this.pool.hostHeader}: ${err?.message ?? 'closed while connecting'}`,
