@@ -3,7 +3,7 @@
 // signed cookie; sticky cookie; session pin) and through nginx with split_clients (Debian's nginx, one worker
 // process, keep-alive upstreams; installed with apt-get when missing, else that row is skipped).
 // Goal: >= 0.75 of nginx's req/s with p99 <= 2x nginx's; routing decision alone >= 2 M/s in-process.
-// The rows run in interleaved rounds (BENCH_ROUNDS, default 2) and each row keeps the best of each figure over its
+// The rows run in interleaved rounds (BENCH_ROUNDS, default 3) and each row keeps the best of each figure over its
 // rounds, the same rule for every row: on a shared machine that damps other load. CPU per request (from /proc) is
 // the figure that load disturbs least.
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+const DURATION = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const CONNECTIONS = 32;
 const children = [];
 const scratch = mkdtempSync(join(tmpdir(), 'greentic-dispatcher-bench-'));
