@@ -77,7 +77,10 @@ export interface DispatcherOptions {
   readonly upstreamTimeoutMs?: number;
   /** Time allowed to connect to an upstream in ms (default 5000) → 504. */
   readonly connectTimeoutMs?: number;
-  /** Keep-alive connections per upstream (default 128). */
+  /**
+   * Keep-alive connections per upstream (default 128). When all are busy a request waits for one, at most
+   * `upstreamTimeoutMs` (→ 504, the request not sent).
+   */
   readonly connectionsPerUpstream?: number;
   /** How long `close()` waits for in-flight requests, in ms (default 10000). */
   readonly shutdownTimeoutMs?: number;
@@ -302,8 +305,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
         })
       : createMemoryPinStore(pinTtl));
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 30_000;
+  const connectionsPerUpstream = options.connectionsPerUpstream ?? 128;
   const upstreamClient = new UpstreamClient({
-    connections: options.connectionsPerUpstream ?? 128,
+    connections: connectionsPerUpstream,
     keepAliveTimeout: 30_000,
     headersTimeout: upstreamTimeoutMs,
     bodyTimeout: upstreamTimeoutMs,
@@ -390,9 +394,11 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
       sendProblem(
         f.res,
         code,
-        code === 'upstream-timeout'
-          ? `revision ${f.revision.id} of ${f.deployment.key} did not answer within ${upstreamTimeoutMs} ms`
-          : `revision ${f.revision.id} of ${f.deployment.key} could not be reached (${errorCodeOf(err)})`,
+        code !== 'upstream-timeout'
+          ? `revision ${f.revision.id} of ${f.deployment.key} could not be reached (${errorCodeOf(err)})`
+          : (err as UpstreamError).code === 'UPSTREAM_QUEUE_TIMEOUT'
+            ? `revision ${f.revision.id} of ${f.deployment.key} had every connection busy for ${upstreamTimeoutMs} ms (connectionsPerUpstream ${connectionsPerUpstream}); the request was not sent`
+            : `revision ${f.revision.id} of ${f.deployment.key} did not answer within ${upstreamTimeoutMs} ms`,
       );
     } else {
       f.res.destroy();

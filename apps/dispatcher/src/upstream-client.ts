@@ -10,6 +10,7 @@ import tls from 'node:tls';
 /** Why an upstream exchange failed. The `*_TIMEOUT` codes mean "too slow" (504); the rest "unavailable" (502). */
 export type UpstreamErrorCode =
   | 'UPSTREAM_CONNECT_TIMEOUT' // no TCP (or TLS) connection within connectTimeout
+  | 'UPSTREAM_QUEUE_TIMEOUT' // every connection stayed busy for queueTimeout: the request was never sent
   | 'UPSTREAM_HEADERS_TIMEOUT' // no complete response head within headersTimeout
   | 'UPSTREAM_BODY_TIMEOUT' // no body bytes for bodyTimeout
   | 'UPSTREAM_CONNECT_FAILED' // refused, unreachable, name not found (the cause says which)
@@ -36,10 +37,11 @@ export class UpstreamError extends Error {
     return typeof cause?.code === 'string' ? cause.code : this.code;
   }
 
-  /** True for the three timeouts (the upstream was too slow rather than unreachable or broken). */
+  /** True for the timeouts (the upstream was too slow rather than unreachable or broken). */
   get isTimeout(): boolean {
     return (
       this.code === 'UPSTREAM_CONNECT_TIMEOUT' ||
+      this.code === 'UPSTREAM_QUEUE_TIMEOUT' ||
       this.code === 'UPSTREAM_HEADERS_TIMEOUT' ||
       this.code === 'UPSTREAM_BODY_TIMEOUT'
     );
@@ -86,7 +88,7 @@ export interface UpstreamHandler {
 }
 
 export interface UpstreamClientOptions {
-  /** Connections per origin (default 128); further requests wait in order. */
+  /** Connections per origin (default 128); further requests wait in order, at most `queueTimeout`. */
   readonly connections?: number;
   /** Close a connection idle for this long, in ms (default 30000); an upstream's `Keep-Alive: timeout=` if lower. */
   readonly keepAliveTimeout?: number;
@@ -96,6 +98,11 @@ export interface UpstreamClientOptions {
   readonly headersTimeout?: number;
   /** Time allowed between response body chunks, in ms (default 30000). */
   readonly bodyTimeout?: number;
+  /**
+   * Longest wait for a free connection when all `connections` are busy, in ms (default: `headersTimeout`). A request
+   * that waits longer fails with `UPSTREAM_QUEUE_TIMEOUT` and is never sent.
+   */
+  readonly queueTimeout?: number;
   /** Largest response head, and largest trailer section, in bytes (default 64 KiB). */
   readonly maxHeaderSize?: number;
   /** Extra TLS options for `https:` origins (e.g. `ca`); certificates are verified unless told otherwise. */
@@ -178,6 +185,7 @@ export class UpstreamClient {
   readonly connectTimeout: number;
   readonly headersTimeout: number;
   readonly bodyTimeout: number;
+  readonly queueTimeout: number;
   readonly maxHeaderSize: number;
   readonly tlsOptions: tls.ConnectionOptions | undefined;
   /** The coarse clock (ms), advanced by the tick; activity stamps read it instead of calling Date.now(). */
@@ -201,9 +209,16 @@ export class UpstreamClient {
     this.connectTimeout = options.connectTimeout ?? 5_000;
     this.headersTimeout = options.headersTimeout ?? 30_000;
     this.bodyTimeout = options.bodyTimeout ?? 30_000;
+    this.queueTimeout = options.queueTimeout ?? this.headersTimeout;
     this.maxHeaderSize = options.maxHeaderSize ?? 64 * 1024;
     this.tlsOptions = options.tls;
-    const shortest = Math.min(this.connectTimeout, this.headersTimeout, this.bodyTimeout, this.keepAliveTimeout);
+    const shortest = Math.min(
+      this.connectTimeout,
+      this.headersTimeout,
+      this.bodyTimeout,
+      this.queueTimeout,
+      this.keepAliveTimeout,
+    );
     this.tickMs = Math.max(10, Math.min(500, Math.floor(shortest / 4)));
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();
@@ -279,6 +294,7 @@ export class UpstreamClient {
     this.now = now;
     for (const pool of this.pools.values()) {
       for (const conn of pool.conns) if (conn.timerKind !== T_NONE) conn.checkTimer(now);
+      pool.expireQueued(now);
     }
   }
 }
@@ -337,7 +353,28 @@ class Pool {
       this.open(exchange);
       return;
     }
+    exchange.queuedAt = this.client.now;
     this.queue.push(exchange);
+  }
+
+  /**
+   * Fail the requests that waited longer than the queue timeout for a connection (oldest first: the queue is in
+   * arrival order). Like the other timers it waits a tick more than its limit, so it never fires early.
+   */
+  expireQueued(now: number): void {
+    const client = this.client;
+    const limit = client.queueTimeout + client.tickMs;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      if (e.state !== QUEUED) continue;
+      if (now - e.queuedAt < limit) return;
+      e.finish(
+        new UpstreamError(
+          'UPSTREAM_QUEUE_TIMEOUT',
+          `no free connection to ${this.hostHeader} within ${client.queueTimeout} ms (all ${client.connections} busy)`,
+        ),
+      );
+    }
   }
 
   /** A fresh connection for `exchange` (a retry, or no idle connection and room for one more). */
@@ -420,6 +457,8 @@ class Exchange implements UpstreamController {
   /** Waiting for the socket to drain before reading more of the request body. */
   bodyWaiting = false;
   retried = false;
+  /** When it joined its pool's queue (the client's coarse clock), for the queue timeout. */
+  queuedAt = 0;
   readonly expectBody: boolean;
 
   constructor(

@@ -256,6 +256,22 @@ describe('UpstreamClient against real upstreams on 127.0.0.1', () => {
     expect(most).toBe(2);
   });
 
+  it('fails a request that waits longer than queueTimeout for a busy connection, without sending it', async () => {
+    const up = await raw((req, socket) => {
+      if (req.path !== '/hold') socket.write(sized(req.path));
+      // /hold: no answer; its connection stays busy.
+    });
+    const c = client({ connections: 1, headersTimeout: 1500, queueTimeout: 300 });
+    const held = call(c, up.url, '/hold').catch((e: unknown) => e);
+    const t = Date.now();
+    await expect(call(c, up.url, '/queued')).rejects.toMatchObject({ code: 'UPSTREAM_QUEUE_TIMEOUT', isTimeout: true });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - t).toBeLessThan(1400); // before the held request's own headers timeout
+    expect(c.stats(up.url)).toMatchObject({ connections: 1, queued: 0 });
+    expect(await held).toMatchObject({ code: 'UPSTREAM_HEADERS_TIMEOUT' });
+    expect(up.requests.map((r) => r.path)).toEqual(['/hold']);
+  });
+
   it('speaks HTTPS to an https: origin, verifying its certificate', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'greentic-upstream-tls-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -414,6 +430,32 @@ describe('the dispatcher on its upstream client', () => {
     await up.closedConnection(2);
     const metrics = (await get(d.adminUrl, '/metrics')).text;
     expect(metrics).toMatch(/greentic_dispatcher_errors_total\{[^}]*code="upstream-timeout"\} 2/);
+  });
+
+  it('answers 504, naming the busy connections, when a request waits too long for one (and never sends it)', async () => {
+    // /busy streams its body slowly (a byte every 100 ms: never a body timeout), so its one connection stays busy.
+    const up = await raw((req, socket) => {
+      if (req.path !== '/busy') {
+        socket.write(sized('quick'));
+        return;
+      }
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 30\r\n\r\n');
+      const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write('x')), 100);
+      socket.once('close', () => clearInterval(timer));
+    });
+    const d = await dispatcher(up.url, { upstreamTimeoutMs: 500, connectionsPerUpstream: 1 });
+    const busy = fetchRaw(`${d.url}/busy`).catch((e: unknown) => e);
+    await sleep(50);
+    const r = await get(d.url, '/waits');
+    expect(r.status).toBe(504);
+    expect(JSON.parse(r.text)).toMatchObject({
+      code: 'upstream-timeout',
+      detail: expect.stringMatching(
+        /every connection busy for 500 ms \(connectionsPerUpstream 1\); the request was not sent/,
+      ),
+    });
+    expect(up.requests.map((q) => q.path)).toEqual(['/busy']);
+    await busy;
   });
 
   it('answers 504 when the connection cannot be made in time', async () => {
