@@ -1,5 +1,5 @@
 import { StoreError } from '@greentic/store-contract';
-import { type Kysely, SqliteAdapter, sql } from 'kysely';
+import { type DatabaseIntrospector, type Kysely, SqliteAdapter, sql, type TableMetadata } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { GENESIS_HASH } from './audit-chain';
 
@@ -130,13 +130,13 @@ export async function migrate(db: AnyDb, label: string, schema?: string): Promis
     );
   }
   const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
-  // Postgres: name the schema, or kysely would take another schema's migration tables for ours.
-  const migrator = new Migrator({ db, provider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) });
-  let { error, results } = await migrator.migrateToLatest();
-  // kysely finds its own tables through an introspection of every schema, which fails when another schema is
-  // dropped meanwhile (Postgres 3F000 naming that other schema, e.g. another store's removed test schema): the
-  // migrations ran in a transaction that rolled back, so look again.
-  for (let i = 0; i < 5 && otherSchemaGone(error, schema); i++) ({ error, results } = await migrator.migrateToLatest());
+  // Postgres: name the schema, or kysely would take another schema's migration tables for ours; and let kysely look
+  // for its tables in that schema only (see `scopedToSchema`).
+  const migrator =
+    schema === undefined
+      ? new Migrator({ db, provider })
+      : new Migrator({ db: scopedToSchema(db, schema), provider, migrationTableSchema: schema });
+  const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new StoreError(
@@ -157,10 +157,36 @@ export async function migrate(db: AnyDb, label: string, schema?: string): Promis
   return applied;
 }
 
-function otherSchemaGone(error: unknown, schema: string | undefined): boolean {
-  return (
-    schema !== undefined &&
-    (error as { code?: unknown } | undefined)?.code === '3F000' &&
-    !String(error).includes(`"${schema}"`)
-  );
+/**
+ * `db` as kysely's migrator sees it, with an introspector that lists the tables of `schema` only. kysely's own
+ * Postgres introspector reads every column of every table in every schema, calling `pg_get_serial_sequence` and
+ * `has_schema_privilege` on each: that fails when another schema or table is dropped meanwhile (42P01 or 3F000
+ * naming the other schema; seen when another store's test schema was removed during this one's start), and it
+ * grows with everything else the database holds. The migrator only asks whether its two tables exist.
+ */
+function scopedToSchema(db: AnyDb, schema: string): AnyDb {
+  const getTables = async (): Promise<TableMetadata[]> => {
+    const r = await sql<{ name: string; type: string }>`
+      select table_name as name, table_type as type from information_schema.tables where table_schema = ${schema}
+    `.execute(db);
+    return r.rows.map((row) => ({
+      name: row.name,
+      schema,
+      isView: row.type === 'VIEW',
+      isForeign: row.type === 'FOREIGN',
+      columns: [],
+    }));
+  };
+  const introspection: DatabaseIntrospector = {
+    getSchemas: () => db.introspection.getSchemas(),
+    getTables,
+  };
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'introspection') return introspection;
+      const value: unknown = Reflect.get(target, prop, target);
+      // kysely's methods read private fields: call them on the instance itself, not on the proxy.
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

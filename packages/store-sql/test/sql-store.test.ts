@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Kysely, SqliteDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chainEntry } from '../src/audit-chain';
 import { canonicalDigest, canonicalText, plainCanonicalJson, textDigest } from '../src/digest';
@@ -543,6 +544,36 @@ describe('postgres specifics', () => {
     } finally {
       await a.close();
       await b.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('opens (and migrates) a store while other schemas of the database come and go: it looks at its own only', async () => {
+    // Another application, or another store's tests, creating and dropping schemas in the same database. kysely's
+    // own introspector reads every table of every schema and failed when one was dropped under it (seen in CI:
+    // 42P01 naming another store's test schema).
+    const schema = `greentic_test_${randomBytes(6).toString('hex')}`;
+    const churner = new pg.Client({ connectionString: POSTGRES_URL });
+    await churner.connect();
+    let churning = true;
+    const churn = (async () => {
+      while (churning) {
+        const other = `greentic_churn_${randomBytes(6).toString('hex')}`;
+        await churner.query(
+          `CREATE SCHEMA "${other}"; CREATE TABLE "${other}".a (id serial primary key, v text); CREATE TABLE "${other}".b (id serial primary key)`,
+        );
+        await churner.query(`DROP SCHEMA "${other}" CASCADE`);
+      }
+    })();
+    try {
+      for (let i = 0; i < 40; i++) {
+        const store = await openPostgresStore({ url: POSTGRES_URL, schema, maxConnections: 1 });
+        await store.close();
+      }
+    } finally {
+      churning = false;
+      await churn;
+      await churner.end();
       await dropSchema(schema);
     }
   });
