@@ -139,6 +139,18 @@ const CLIENT_GONE = Object.assign(new Error('the client closed the connection be
   code: 'GREENTIC_CLIENT_GONE',
 });
 
+/** Trailer fields never passed on: hop-by-hop and framing fields (RFC 9110 §6.5.1, §7.6.1). */
+const HOP_BY_HOP_TRAILERS = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'trailer',
+]);
+
 /** Where a response keeps its exchange, so one shared `close` listener serves every request. */
 const EXCHANGE = Symbol('greentic.exchange');
 
@@ -207,8 +219,18 @@ class Exchange implements UpstreamHandler {
     }
   }
 
-  onResponseEnd(): void {
-    if (!this.clientGone && this.remaining !== 0) this.res.end();
+  onResponseEnd(_controller: UpstreamController, trailers: UpstreamHeaders): void {
+    if (!this.clientGone && this.remaining !== 0) {
+      // A chunked answer's trailer fields go on to the client (node:http sends them when it chunks the body, i.e.
+      // to an HTTP/1.1 client; an HTTP/1.0 client gets the body alone).
+      let passed: UpstreamHeaders | undefined;
+      for (const name in trailers) {
+        if (!HOP_BY_HOP_TRAILERS.has(name)) (passed ??= {})[name] = trailers[name]!;
+      }
+      // One call: each addTrailers replaces the fields of the one before.
+      if (passed !== undefined) this.res.addTrailers(passed);
+      this.res.end();
+    }
     this.end(null);
   }
 

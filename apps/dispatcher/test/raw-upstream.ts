@@ -168,6 +168,8 @@ export interface Fetched {
   readonly rawHeaders: string[];
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Buffer;
+  /** Trailer fields of a chunked answer (lowercase names). */
+  readonly trailers: Record<string, string | undefined>;
   /** The client connection it came on. */
   readonly socket: Socket;
 }
@@ -189,6 +191,7 @@ export function fetchRaw(
           rawHeaders: res.rawHeaders,
           headers: res.headers,
           body: Buffer.concat(chunks),
+          trailers: res.trailers,
           socket: socket!,
         }),
       );

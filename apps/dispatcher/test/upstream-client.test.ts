@@ -380,6 +380,20 @@ describe('the dispatcher on its upstream client', () => {
     expect(new Set(up.requests.map((r) => r.connection)).size).toBe(count + 1);
   });
 
+  it("passes a chunked answer's trailer fields on to the client, without hop-by-hop or framing ones", async () => {
+    const up = await raw((_req, socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-checksum\r\n\r\n' +
+          '5\r\nhello\r\n0\r\nx-checksum: sha256:abc\r\ncontent-length: 99\r\nconnection: close\r\n\r\n',
+      ),
+    );
+    const d = await dispatcher(up.url);
+    const r = await fetchRaw(`${d.url}/t`);
+    expect(r.body.toString()).toBe('hello');
+    expect(r.headers.trailer).toBe('x-checksum');
+    expect(r.trailers).toEqual({ 'x-checksum': 'sha256:abc' });
+  });
+
   it('passes a response whose body is followed by stray bytes, then drops that connection', async () => {
     const up = await raw((req, socket) => socket.write(req.path === '/stray' ? `${sized('ok')}EXTRA` : sized('next')));
     const d = await dispatcher(up.url);

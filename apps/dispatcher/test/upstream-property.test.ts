@@ -128,6 +128,9 @@ describe('the dispatcher relays any well-formed upstream response byte for byte 
         }
         expect(received).toEqual(p.headers.map(([n, v]) => [n.toLowerCase(), v]));
         expect(r.body.equals(Buffer.from(p.body))).toBe(true);
+        // A chunked answer's trailers reach the client too (the dispatcher chunks its answer when it has no length).
+        const trailers = Object.entries(r.trailers).filter(([n]) => /^x-p\d+-/.test(n));
+        expect(trailers).toEqual(p.framing === 'chunked' ? p.trailers.map(([n, v]) => [n.toLowerCase(), v]) : []);
       }),
       { numRuns: 150 },
     );
