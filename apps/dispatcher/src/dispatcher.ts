@@ -225,7 +225,9 @@ class Exchange implements UpstreamHandler {
       // to an HTTP/1.1 client; an HTTP/1.0 client gets the body alone).
       let passed: UpstreamHeaders | undefined;
       for (const name in trailers) {
-        if (!HOP_BY_HOP_TRAILERS.has(name)) (passed ??= {})[name] = trailers[name]!;
+        if (HOP_BY_HOP_TRAILERS.has(name)) continue;
+        passed ??= {};
+        passed[name] = trailers[name]!;
       }
       // One call: each addTrailers replaces the fields of the one before.
       if (passed !== undefined) this.res.addTrailers(passed);
