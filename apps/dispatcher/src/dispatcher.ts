@@ -22,7 +22,12 @@ import {
 import { type ConfigSource, createFolderConfigSource } from './config-source';
 import { DispatcherError, type DispatcherErrorCode, PROBLEMS, problemBody } from './errors';
 import { createMetrics, type RevisionStats } from './metrics';
-import { downstreamResponseHeaders, droppedRequestHeaders, upstreamRequestHeaders } from './proxy-headers';
+import {
+  downstreamResponseHeaders,
+  downstreamTrailers,
+  droppedRequestHeaders,
+  upstreamRequestHeaders,
+} from './proxy-headers';
 import { createRedisPinStore } from './redis-pin-store';
 import { createStoreConfigSource } from './store-config-source';
 import {
@@ -139,18 +144,6 @@ const CLIENT_GONE = Object.assign(new Error('the client closed the connection be
   code: 'GREENTIC_CLIENT_GONE',
 });
 
-/** Trailer fields never passed on: hop-by-hop and framing fields (RFC 9110 §6.5.1, §7.6.1). */
-const HOP_BY_HOP_TRAILERS = new Set([
-  'connection',
-  'proxy-connection',
-  'keep-alive',
-  'te',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'trailer',
-]);
-
 /** Where a response keeps its exchange, so one shared `close` listener serves every request. */
 const EXCHANGE = Symbol('greentic.exchange');
 
@@ -222,14 +215,8 @@ class Exchange implements UpstreamHandler {
   onResponseEnd(_controller: UpstreamController, trailers: UpstreamHeaders): void {
     if (!this.clientGone && this.remaining !== 0) {
       // A chunked answer's trailer fields go on to the client (node:http sends them when it chunks the body, i.e.
-      // to an HTTP/1.1 client; an HTTP/1.0 client gets the body alone).
-      let passed: UpstreamHeaders | undefined;
-      for (const name in trailers) {
-        if (HOP_BY_HOP_TRAILERS.has(name)) continue;
-        passed ??= {};
-        passed[name] = trailers[name]!;
-      }
-      // One call: each addTrailers replaces the fields of the one before.
+      // to an HTTP/1.1 client; an HTTP/1.0 client gets the body alone), in one call: each replaces the one before.
+      const passed = downstreamTrailers(trailers);
       if (passed !== undefined) this.res.addTrailers(passed);
       this.res.end();
     }
@@ -415,15 +402,13 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Dispa
     const code = upstreamErrorCode(err);
     metrics.countError(f.deployment.tenant, f.deployment.name, f.revision.id, code);
     if (!f.res.headersSent) {
-      sendProblem(
-        f.res,
-        code,
-        code !== 'upstream-timeout'
-          ? `revision ${f.revision.id} of ${f.deployment.key} could not be reached (${errorCodeOf(err)})`
-          : (err as UpstreamError).code === 'UPSTREAM_QUEUE_TIMEOUT'
-            ? `revision ${f.revision.id} of ${f.deployment.key} had every connection busy for ${upstreamTimeoutMs} ms (connectionsPerUpstream ${connectionsPerUpstream}); the request was not sent`
-            : `revision ${f.revision.id} of ${f.deployment.key} did not answer within ${upstreamTimeoutMs} ms`,
-      );
+      const revision = `revision ${f.revision.id} of ${f.deployment.key}`;
+      let detail: string;
+      if (code !== 'upstream-timeout') detail = `${revision} could not be reached (${errorCodeOf(err)})`;
+      else if (err instanceof UpstreamError && err.code === 'UPSTREAM_QUEUE_TIMEOUT') {
+        detail = `${revision} had every connection busy for ${upstreamTimeoutMs} ms (connectionsPerUpstream ${connectionsPerUpstream}); the request was not sent`;
+      } else detail = `${revision} did not answer within ${upstreamTimeoutMs} ms`;
+      sendProblem(f.res, code, detail);
     } else {
       f.res.destroy();
     }

@@ -13,6 +13,9 @@ const NOT_FORWARDED = new Set([
   'x-forwarded-host',
 ]);
 
+// RFC 9110 §6.5.1: framing fields are never trailers either.
+const NOT_TRAILERS = new Set([...HOP_BY_HOP, 'content-length', 'trailer']);
+
 /** Field names listed in a Connection header (`close, X-Foo`), lowercased; undefined when there are none. */
 function connectionNames(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
@@ -96,6 +99,25 @@ export function downstreamResponseHeaders(
   if (setCookie !== undefined) {
     const prior = out['set-cookie'];
     out['set-cookie'] = prior === undefined ? setCookie : [...(Array.isArray(prior) ? prior : [prior]), setCookie];
+  }
+  return out;
+}
+
+/**
+ * The trailer fields of a chunked answer to pass on to the client: hop-by-hop and framing fields removed; undefined
+ * when none are left.
+ *
+ * @example
+ * downstreamTrailers({ 'x-checksum': 'sha256:…', 'content-length': '9' }); // { 'x-checksum': 'sha256:…' }
+ */
+export function downstreamTrailers(
+  trailers: Record<string, string | string[]>,
+): Record<string, string | string[]> | undefined {
+  let out: Record<string, string | string[]> | undefined;
+  for (const name in trailers) {
+    if (NOT_TRAILERS.has(name)) continue;
+    out ??= {};
+    out[name] = trailers[name]!;
   }
   return out;
 }

@@ -1113,10 +1113,7 @@ class Connection {
         case '__proto__':
           continue; // not a field anyone can mean; never a prototype
       }
-      const prior = headers[lower];
-      if (prior === undefined) headers[lower] = value;
-      else if (typeof prior === 'string') headers[lower] = [prior, value];
-      else prior.push(value);
+      addField(headers, lower, value);
     }
 
     if (status < 200) {
@@ -1203,11 +1200,7 @@ class Connection {
     const lower = name.toLowerCase();
     if (lower === '__proto__') return;
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    const trailers = this.trailers!;
-    const prior = trailers[lower];
-    if (prior === undefined) trailers[lower] = value;
-    else if (typeof prior === 'string') trailers[lower] = [prior, value];
-    else prior.push(value);
+    addField(this.trailers!, lower, value);
   }
 
   /** The response ended. `extra`: bytes followed it in the same read (no pipelining: the connection is spoiled). */
@@ -1225,6 +1218,14 @@ class Connection {
     else this.destroy();
     req.handler.onResponseEnd(req, trailers);
   }
+}
+
+/** Add a field to a head or trailer map: a name seen again becomes an array of its values, in order. */
+function addField(fields: UpstreamHeaders, lower: string, value: string): void {
+  const prior = fields[lower];
+  if (prior === undefined) fields[lower] = value;
+  else if (typeof prior === 'string') fields[lower] = [prior, value];
+  else prior.push(value);
 }
 
 const HTTP1 = Buffer.from('HTTP/1.', 'latin1');
